@@ -1,0 +1,258 @@
+//! Extractors that say what a handler needs: an authenticated user
+//! ([`CurrentUser`]) or a user acting inside one base ([`BaseScope`]). Every
+//! tenant route takes a `BaseScope`, which checks membership before the
+//! handler runs; handlers then scope every query with `scope.base.id`.
+//!
+//! The `Page*` variants are the same checks for HTML pages: their rejection
+//! redirects to the login page or renders an error page instead of JSON.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use sqlx::Row;
+
+use super::role::Role;
+use super::session;
+use crate::audit::Actor;
+use crate::web::error::{AppError, PageError};
+use crate::web::AppState;
+
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Membership {
+    pub base_id: String,
+    pub base_code: String,
+    pub base_name: String,
+    pub role: Role,
+    /// The registry record the account acts for (its enterprise, provider…).
+    pub subject_id: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Via {
+    Session { token: String, csrf: String },
+    Token(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub platform_admin: bool,
+    pub memberships: Vec<Membership>,
+    pub via: Via,
+}
+
+impl CurrentUser {
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: Some(self.id.clone()), name: self.username.clone() }
+    }
+
+    pub fn csrf_token(&self) -> &str {
+        match &self.via {
+            Via::Session { csrf, .. } => csrf,
+            Via::Token(_) => "",
+        }
+    }
+
+    /// Forms posted with a session cookie must carry the session's CSRF token.
+    pub fn check_csrf(&self, given: &str) -> Result<(), AppError> {
+        match &self.via {
+            Via::Session { csrf, .. } if constant_time_eq(csrf.as_bytes(), given.as_bytes()) => Ok(()),
+            Via::Session { .. } => Err(AppError::rejected(
+                axum::http::StatusCode::FORBIDDEN,
+                "auth.csrf",
+                "页面已过期或请求来源不可信，请刷新页面后重试",
+            )),
+            Via::Token(_) => Ok(()),
+        }
+    }
+
+    pub fn membership(&self, base_id: &str) -> Option<&Membership> {
+        self.memberships.iter().find(|m| m.base_id == base_id)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_string())
+}
+
+pub async fn load_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, AppError> {
+    let bearer = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let (user_id, via) = if let Some(token) = bearer {
+        let user_id = session::find_token(&state.db, token).await?.ok_or(AppError::Unauthenticated)?;
+        (user_id, Via::Token(token.to_string()))
+    } else if let Some(token) = cookie_value(parts, session::SESSION_COOKIE) {
+        let (user_id, csrf) =
+            session::find_session(&state.db, &token).await?.ok_or(AppError::Unauthenticated)?;
+        (user_id, Via::Session { token, csrf })
+    } else {
+        return Err(AppError::Unauthenticated);
+    };
+    let row = sqlx::query("SELECT username, display_name, platform_admin, disabled FROM users WHERE id = $1")
+        .bind(&user_id)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if row.get::<i64, _>(3) == 1 {
+        return Err(AppError::Unauthenticated);
+    }
+    let memberships = sqlx::query(
+        "SELECT b.id, b.code, b.name, m.role, m.subject_id FROM memberships m \
+         JOIN bases b ON b.id = m.base_id WHERE m.user_id = $1 ORDER BY b.code",
+    )
+    .bind(&user_id)
+    .fetch_all(state.db.pool())
+    .await?
+    .iter()
+    .filter_map(|r| {
+        Some(Membership {
+            base_id: r.get(0),
+            base_code: r.get(1),
+            base_name: r.get(2),
+            role: Role::parse(&r.get::<String, _>(3))?,
+            subject_id: r.get(4),
+        })
+    })
+    .collect();
+    let user = CurrentUser {
+        id: user_id,
+        username: row.get(0),
+        display_name: row.get(1),
+        platform_admin: row.get::<i64, _>(2) == 1,
+        memberships,
+        via,
+    };
+    // A JSON call that rides on the session cookie must prove it comes from
+    // our own pages: SameSite=Lax already blocks most cross-site posts, the
+    // header closes the rest.
+    if parts.uri.path().starts_with("/api/")
+        && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+    {
+        let given = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+        user.check_csrf(given)?;
+    }
+    Ok(user)
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(u) = parts.extensions.get::<CurrentUser>() {
+            return Ok(u.clone());
+        }
+        let user = load_user(parts, state).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// For pages: not logged in → redirect to /login.
+pub struct PageUser(pub CurrentUser);
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(PageUser(CurrentUser::from_request_parts(parts, state).await?))
+    }
+}
+
+/// The base a request acts in, taken from the `{base}` path segment (the base code).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct BaseRef {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct BaseScope {
+    pub base: BaseRef,
+    /// `None` for a platform administrator acting in a base they are not a member of.
+    pub role: Option<Role>,
+    pub subject_id: Option<String>,
+    pub user: CurrentUser,
+}
+
+impl BaseScope {
+    /// Allows the listed roles; platform administrators are always allowed.
+    pub fn require(&self, roles: &[Role]) -> Result<(), AppError> {
+        if self.user.platform_admin || self.role.is_some_and(|r| roles.contains(&r)) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.platform_admin || self.role == Some(Role::BaseAdmin)
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.role == Some(role)
+    }
+}
+
+pub async fn load_scope(parts: &mut Parts, state: &AppState) -> Result<BaseScope, AppError> {
+    let user = CurrentUser::from_request_parts(parts, state).await?;
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    let code = params.get("base").ok_or(AppError::NotFound)?;
+    let row = sqlx::query("SELECT id, code, name, kind FROM bases WHERE code = $1")
+        .bind(code)
+        .fetch_optional(state.db.pool())
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let base = BaseRef { id: row.get(0), code: row.get(1), name: row.get(2), kind: row.get(3) };
+    let membership = user.membership(&base.id).cloned();
+    if membership.is_none() && !user.platform_admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(BaseScope {
+        base,
+        role: membership.as_ref().map(|m| m.role),
+        subject_id: membership.and_then(|m| m.subject_id),
+        user,
+    })
+}
+
+impl FromRequestParts<AppState> for BaseScope {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        load_scope(parts, state).await
+    }
+}
+
+pub struct PageScope(pub BaseScope);
+
+impl FromRequestParts<AppState> for PageScope {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(PageScope(load_scope(parts, state).await?))
+    }
+}

@@ -1,0 +1,5 @@
+//! The `chuangtong` binary: parse the command line, start logging, hand over.
+
+fn main() -> std::process::ExitCode {
+    chuangtong::cli::main()
+}

@@ -1,0 +1,164 @@
+//! Storage: the one place that knows which database is behind the platform.
+//!
+//! Everything above takes a [`Db`] and speaks portable SQL through sqlx's `Any`
+//! driver: `$1` placeholders (SQLite reads them as numbered parameters),
+//! `TEXT`/`BIGINT` columns only, booleans as 0/1, timestamps as ISO-8601 text,
+//! money as BIGINT fen. That keeps one schema and one query layer for SQLite
+//! (embedded default) and PostgreSQL (several stateless processes in front of
+//! one database), and every SQL test runs on both.
+//!
+//! Rules for queries written against this layer:
+//! - wrap aggregates that PostgreSQL widens to NUMERIC (`SUM`) in `CAST(... AS BIGINT)`;
+//! - never rely on process-local state for correctness: locks live in the database;
+//! - a use case is one transaction, started with [`Db::begin`] (see there why).
+
+pub mod migrate;
+pub mod time;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use migrate::{migrate, MIGRATIONS};
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool on either backend. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url`, which must start with `sqlite:` or `postgres:`/`postgresql:`.
+    /// An unknown scheme is an error rather than a silently created SQLite file.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            bail!("不支持的数据库地址（应以 sqlite: 或 postgres: 开头）: {url}");
+        };
+        if backend == Backend::Sqlite {
+            ensure_sqlite_parent_dir(url)?;
+        }
+        let options = AnyConnectOptions::from_str(url).context("parse DATABASE_URL")?;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; a handful of connections serve readers
+            // while writes queue on the busy timeout.
+            .max_connections(match backend {
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL: readers never block the writer. synchronous=NORMAL
+                        // in WAL mode is durable against a process crash (kill -9);
+                        // only an OS crash/power loss can lose the last commits.
+                        // busy_timeout: writers wait for the lock instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .with_context(|| format!("connect to {}", redact(url)))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Starts a read-write transaction.
+    ///
+    /// On SQLite this is `BEGIN IMMEDIATE`: the write lock is taken up front,
+    /// so a transaction that reads and then writes cannot fail half way with
+    /// SQLITE_BUSY when another writer got in between (a deferred transaction
+    /// cannot upgrade its snapshot). PostgreSQL uses row locks (`FOR UPDATE`)
+    /// where a use case needs them.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+}
+
+/// `sqlite://data/runtime/x.db?mode=rwc` → make sure `data/runtime` exists.
+fn ensure_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create directory {}", parent.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Hides the password in a database URL for logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// SQLite file path of a `sqlite:` URL, for backup and restore.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
+}
+
+/// Maps a unique-constraint violation to `Some(constraint or message)`; used
+/// to turn a race on a unique key into a field error rather than a 500.
+pub fn unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db.message().contains("UNIQUE constraint failed")
+                || db.code().as_deref() == Some("23505")
+        }
+        _ => false,
+    }
+}

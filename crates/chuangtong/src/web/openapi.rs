@@ -1,0 +1,56 @@
+//! The OpenAPI 3 document at `/api/v1/openapi.json`, generated from the
+//! handlers' `#[utoipa::path]` annotations so it cannot drift from the code.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "创通 chuangtong API", description = "双创示范基地一站式服务平台 JSON API。认证：POST /api/v1/auth/login 换取令牌，之后在请求头中携带 Authorization: Bearer <token>。错误统一为 {\"error\": {code, message, fields[]}}。"),
+    paths(
+        crate::auth::routes::api_login,
+        crate::auth::routes::api_logout,
+        crate::auth::routes::api_me,
+        crate::auth::routes::api_password,
+        crate::tenancy::routes::api_list,
+        crate::tenancy::routes::api_get,
+        crate::registry::routes::list_enterprises,
+        crate::registry::routes::create_enterprise,
+        crate::registry::routes::get_enterprise,
+        crate::registry::routes::reveal_enterprise_contact,
+        crate::registry::routes::list_persons,
+        crate::registry::routes::create_person,
+        crate::registry::routes::reveal_person,
+        crate::registry::routes::list_carriers,
+        crate::registry::routes::create_carrier,
+        crate::registry::routes::list_teams,
+        crate::registry::routes::list_providers,
+        crate::registry::routes::list_investors,
+        crate::registry::routes::list_experts,
+        crate::registry::routes::list_institutes,
+        crate::audit::routes::api_recent,
+        crate::audit::routes::api_verify,
+        crate::calendar::routes::add_working_days,
+        crate::calendar::routes::save_year,
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}
