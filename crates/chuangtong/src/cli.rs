@@ -171,7 +171,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!("PostgreSQL without CHUANGTONG_MASTER_KEY: every process must share the same key file");
     }
     let app = Application::build(settings).await?;
-    let url = format!("http://{}", app.state.settings.bind.replace("0.0.0.0", "127.0.0.1"));
+    let host = app.state.settings.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1").replace("0.0.0.0", "127.0.0.1");
+    let url = format!("http://{host}:{}", app.port);
     if !app.demo_accounts.is_empty() {
         println!("\n已载入演示数据（28个首批双创示范基地，含标注为“模拟”的合成数据）。演示账户：");
         println!("  {:<22} {:<12} {:<20} 密码", "用户名", "角色", "基地");

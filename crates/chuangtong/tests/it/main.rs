@@ -1,0 +1,12 @@
+//! Integration tests: the real server over HTTP, on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod audit;
+mod auth;
+mod calendar;
+mod crash;
+mod demo;
+mod platform;
+mod registry;
+mod tenancy;
