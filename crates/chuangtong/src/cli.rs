@@ -100,7 +100,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let database_url = cli.database_url.clone().unwrap_or_else(|| Settings::default_database_url(&cli.data_dir));
+    let database_url = cli
+        .database_url
+        .clone()
+        .unwrap_or_else(|| Settings::default_database_url(&cli.data_dir));
     let mut settings = Settings {
         database_url,
         data_dir: cli.data_dir.clone(),
@@ -111,7 +114,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         master_key: cli.master_key.clone().map(SecretString::from),
     };
     match cli.command {
-        Command::Serve { bind, no_demo, demo_password, secure_cookies } => {
+        Command::Serve {
+            bind,
+            no_demo,
+            demo_password,
+            secure_cookies,
+        } => {
             settings.bind = bind;
             settings.demo = !no_demo;
             settings.demo_password = demo_password.map(SecretString::from);
@@ -124,7 +132,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("数据库已是最新版本: {:?}", storage::migrate::applied(&state.db).await?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let state = startup::prepare(settings).await?;
             let report = crate::audit::verify(&state.db, &state.keys).await?;
             println!("审计链 {} 条，日志 {} 条", report.chains, report.entries);
@@ -154,7 +164,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", crate::crypto::Keys::generate_hex());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Calendar { command: CalendarCommand::AddYear { file } } => {
+        Command::Calendar {
+            command: CalendarCommand::AddYear { file },
+        } => {
             let state = startup::prepare(settings).await?;
             let json = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
             let year = crate::calendar::add_year(&state, &crate::audit::Actor::system("cli"), &json)
@@ -171,13 +183,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         tracing::warn!("PostgreSQL without CHUANGTONG_MASTER_KEY: every process must share the same key file");
     }
     let app = Application::build(settings).await?;
-    let host = app.state.settings.bind.rsplit_once(':').map(|(h, _)| h).unwrap_or("127.0.0.1").replace("0.0.0.0", "127.0.0.1");
+    let host = app
+        .state
+        .settings
+        .bind
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("127.0.0.1")
+        .replace("0.0.0.0", "127.0.0.1");
     let url = format!("http://{host}:{}", app.port);
     if !app.demo_accounts.is_empty() {
         println!("\n已载入演示数据（28个首批双创示范基地，含标注为“模拟”的合成数据）。演示账户：");
         println!("  {:<22} {:<12} {:<20} 密码", "用户名", "角色", "基地");
         for a in &app.demo_accounts {
-            println!("  {:<22} {:<12} {:<20} {}", a.username, a.role_label, a.base_name, a.password);
+            println!(
+                "  {:<22} {:<12} {:<20} {}",
+                a.username, a.role_label, a.base_name, a.password
+            );
         }
         println!();
     }

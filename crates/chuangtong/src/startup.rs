@@ -32,14 +32,22 @@ impl Application {
             Vec::new()
         };
         let port = listener.local_addr()?.port();
-        Ok(Application { state, listener, port, demo_accounts })
+        Ok(Application {
+            state,
+            listener,
+            port,
+            demo_accounts,
+        })
     }
 
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = web::router(self.state.clone());
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         self.state.db.close().await;
         Ok(())
     }
@@ -53,5 +61,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
-    Ok(AppState { db, keys: Arc::new(keys), settings: Arc::new(settings) })
+    Ok(AppState {
+        db,
+        keys: Arc::new(keys),
+        settings: Arc::new(settings),
+    })
 }

@@ -157,9 +157,8 @@ impl YearSchedule {
     pub fn from_json(text: &str) -> Result<Self, CalendarError> {
         // Parse the raw shape first so that validation failures surface as
         // their own variants rather than as a stringified serde error.
-        let raw: RawYearSchedule = serde_json::from_str(text).map_err(|e| CalendarError::Json {
-            message: e.to_string(),
-        })?;
+        let raw: RawYearSchedule =
+            serde_json::from_str(text).map_err(|e| CalendarError::Json { message: e.to_string() })?;
         YearSchedule::try_from(raw)
     }
 
@@ -220,11 +219,7 @@ impl YearData {
             .flat_map(|(i, h)| h.days.iter().map(move |d| (ordinal(*d), i)))
             .collect();
         rest.sort_unstable();
-        let mut makeup: Vec<u16> = schedule
-            .makeup_workdays
-            .iter()
-            .map(|d| ordinal(*d))
-            .collect();
+        let mut makeup: Vec<u16> = schedule.makeup_workdays.iter().map(|d| ordinal(*d)).collect();
         makeup.sort_unstable();
 
         let mut working = Vec::with_capacity(262);
@@ -322,9 +317,7 @@ impl WorkCalendar {
     pub fn add_year(&mut self, schedule: YearSchedule) -> Result<(), CalendarError> {
         schedule.validate()?;
         if self.years.contains_key(&schedule.year) {
-            return Err(CalendarError::DuplicateYear {
-                year: schedule.year,
-            });
+            return Err(CalendarError::DuplicateYear { year: schedule.year });
         }
         self.years.insert(schedule.year, YearData::build(schedule));
         Ok(())
@@ -332,10 +325,7 @@ impl WorkCalendar {
 
     /// Adds or replaces a year (e.g. after the State Council amends a notice),
     /// returning the schedule it replaced, if any.
-    pub fn replace_year(
-        &mut self,
-        schedule: YearSchedule,
-    ) -> Result<Option<YearSchedule>, CalendarError> {
+    pub fn replace_year(&mut self, schedule: YearSchedule) -> Result<Option<YearSchedule>, CalendarError> {
         schedule.validate()?;
         Ok(self
             .years
@@ -354,18 +344,12 @@ impl WorkCalendar {
     }
 
     fn year(&self, year: i32) -> Result<&YearData, CalendarError> {
-        self.years
-            .get(&year)
-            .ok_or(CalendarError::YearNotCovered { year })
+        self.years.get(&year).ok_or(CalendarError::YearNotCovered { year })
     }
 
     /// Whether `d` is a working day; errors if `d`'s year is not loaded.
     pub fn is_working_day(&self, d: NaiveDate) -> Result<bool, CalendarError> {
-        Ok(self
-            .year(d.year())?
-            .working
-            .binary_search(&ordinal(d))
-            .is_ok())
+        Ok(self.year(d.year())?.working.binary_search(&ordinal(d)).is_ok())
     }
 
     /// Name of the holiday period `d` rests in (`None` for ordinary days,
@@ -429,21 +413,13 @@ impl WorkCalendar {
     /// count for `(to, from]`, negated) if `to < from`. Consistent with
     /// [`WorkCalendar::add_working_days`]:
     /// `working_days_between(s, add_working_days(s, n)?)? == n`.
-    pub fn working_days_between(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<i64, CalendarError> {
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> Result<i64, CalendarError> {
         if to < from {
             return self.working_days_between(to, from).map(|c| -c);
         }
         let mut total: i64 = 0;
         for year in from.year()..=to.year() {
-            let lo_excl = if year == from.year() {
-                from.ordinal()
-            } else {
-                0
-            };
+            let lo_excl = if year == from.year() { from.ordinal() } else { 0 };
             let hi_incl = if year == to.year() {
                 to.ordinal()
             } else {
@@ -485,20 +461,14 @@ mod tests {
     }
 
     fn schedule_json(year: i32, holidays: &str, makeup: &str) -> String {
-        format!(
-            r#"{{"year": {year}, "source": "测试", "holidays": {holidays}, "makeup_workdays": {makeup}}}"#
-        )
+        format!(r#"{{"year": {year}, "source": "测试", "holidays": {holidays}, "makeup_workdays": {makeup}}}"#)
     }
 
     #[test]
     fn builtin_covers_2024_to_2026() {
         let c = cal();
         assert_eq!(c.years(), vec![2024, 2025, 2026]);
-        assert!(c
-            .schedule(2025)
-            .unwrap()
-            .source
-            .contains("国办发明电〔2024〕12号"));
+        assert!(c.schedule(2025).unwrap().source.contains("国办发明电〔2024〕12号"));
         assert!(c.schedule(2027).is_none());
     }
 
@@ -509,19 +479,12 @@ mod tests {
             let s = c.schedule(year).unwrap();
             for &m in &s.makeup_workdays {
                 assert!(is_weekend(m), "{m}");
-                assert!(
-                    c.is_working_day(m).unwrap(),
-                    "make-up day {m} must be a working day"
-                );
+                assert!(c.is_working_day(m).unwrap(), "make-up day {m} must be a working day");
                 assert_eq!(c.holiday_name(m), None);
             }
             for h in &s.holidays {
                 for &day in &h.days {
-                    assert!(
-                        !c.is_working_day(day).unwrap(),
-                        "{} {day} must be a rest day",
-                        h.name
-                    );
+                    assert!(!c.is_working_day(day).unwrap(), "{} {day} must be a rest day", h.name);
                     assert_eq!(c.holiday_name(day), Some(h.name.as_str()));
                 }
             }
@@ -563,21 +526,9 @@ mod tests {
     fn working_days_per_year_match_the_published_totals() {
         // 365/366 days − weekends − statutory days; 调休 only moves days around.
         let c = cal();
-        assert_eq!(
-            c.working_days_between(d(2023, 12, 31), d(2024, 12, 31))
-                .unwrap(),
-            251
-        );
-        assert_eq!(
-            c.working_days_between(d(2024, 12, 31), d(2025, 12, 31))
-                .unwrap(),
-            248
-        );
-        assert_eq!(
-            c.working_days_between(d(2025, 12, 31), d(2026, 12, 31))
-                .unwrap(),
-            248
-        );
+        assert_eq!(c.working_days_between(d(2023, 12, 31), d(2024, 12, 31)).unwrap(), 251);
+        assert_eq!(c.working_days_between(d(2024, 12, 31), d(2025, 12, 31)).unwrap(), 248);
+        assert_eq!(c.working_days_between(d(2025, 12, 31), d(2026, 12, 31)).unwrap(), 248);
     }
 
     #[test]
@@ -611,33 +562,16 @@ mod tests {
                 "{start}..{due}"
             );
         }
-        assert_eq!(
-            c.working_days_between(d(2025, 10, 9), d(2025, 9, 30))
-                .unwrap(),
-            -1
-        );
-        assert_eq!(
-            c.working_days_between(d(2025, 10, 1), d(2025, 10, 8))
-                .unwrap(),
-            0
-        );
+        assert_eq!(c.working_days_between(d(2025, 10, 9), d(2025, 9, 30)).unwrap(), -1);
+        assert_eq!(c.working_days_between(d(2025, 10, 1), d(2025, 10, 8)).unwrap(), 0);
     }
 
     #[test]
     fn next_working_day_on_or_after() {
         let c = cal();
-        assert_eq!(
-            c.next_working_day_on_or_after(d(2025, 10, 1)).unwrap(),
-            d(2025, 10, 9)
-        );
-        assert_eq!(
-            c.next_working_day_on_or_after(d(2025, 10, 9)).unwrap(),
-            d(2025, 10, 9)
-        );
-        assert_eq!(
-            c.next_working_day_on_or_after(d(2026, 1, 3)).unwrap(),
-            d(2026, 1, 4)
-        );
+        assert_eq!(c.next_working_day_on_or_after(d(2025, 10, 1)).unwrap(), d(2025, 10, 9));
+        assert_eq!(c.next_working_day_on_or_after(d(2025, 10, 9)).unwrap(), d(2025, 10, 9));
+        assert_eq!(c.next_working_day_on_or_after(d(2026, 1, 3)).unwrap(), d(2026, 1, 4));
         assert_eq!(
             c.next_working_day_on_or_after(d(2026, 12, 31)).unwrap(),
             d(2026, 12, 31)
@@ -650,10 +584,7 @@ mod tests {
         let err = c.is_working_day(d(2027, 1, 4)).unwrap_err();
         assert_eq!(err, CalendarError::YearNotCovered { year: 2027 });
         assert_eq!(err.code(), "calendar.year_not_covered");
-        assert_eq!(
-            err.to_string(),
-            "2027年的节假日安排尚未录入，无法计算工作日"
-        );
+        assert_eq!(err.to_string(), "2027年的节假日安排尚未录入，无法计算工作日");
         assert_eq!(
             c.is_working_day(d(2023, 6, 1)).unwrap_err(),
             CalendarError::YearNotCovered { year: 2023 }
@@ -669,26 +600,14 @@ mod tests {
         );
         // (2023-12-29, 2024-01-05] touches 2023-12-30/31.
         assert_eq!(
-            c.working_days_between(d(2023, 12, 29), d(2024, 1, 5))
-                .unwrap_err(),
+            c.working_days_between(d(2023, 12, 29), d(2024, 1, 5)).unwrap_err(),
             CalendarError::YearNotCovered { year: 2023 }
         );
         // ...but (2023-12-31, ...] only touches 2024, and the start day is
         // never counted, so no 2023 data is needed.
-        assert_eq!(
-            c.working_days_between(d(2023, 12, 31), d(2024, 1, 5))
-                .unwrap(),
-            4
-        );
-        assert_eq!(
-            c.add_working_days(d(2023, 12, 31), 1).unwrap(),
-            d(2024, 1, 2)
-        );
-        assert_eq!(
-            c.working_days_between(d(2024, 1, 5), d(2023, 12, 31))
-                .unwrap(),
-            -4
-        );
+        assert_eq!(c.working_days_between(d(2023, 12, 31), d(2024, 1, 5)).unwrap(), 4);
+        assert_eq!(c.add_working_days(d(2023, 12, 31), 1).unwrap(), d(2024, 1, 2));
+        assert_eq!(c.working_days_between(d(2024, 1, 5), d(2023, 12, 31)).unwrap(), -4);
         assert_eq!(c.holiday_name(d(2027, 1, 1)), None);
     }
 
@@ -705,9 +624,7 @@ mod tests {
             CalendarError::YearNotCovered { year: 2025 }
         );
         assert_eq!(
-            gappy
-                .working_days_between(d(2024, 6, 1), d(2026, 6, 1))
-                .unwrap_err(),
+            gappy.working_days_between(d(2024, 6, 1), d(2026, 6, 1)).unwrap_err(),
             CalendarError::YearNotCovered { year: 2025 }
         );
         gappy.add_year(c.schedule(2025).unwrap().clone()).unwrap();
@@ -741,36 +658,19 @@ mod tests {
             .retain(|&x| x != d(2025, 10, 8));
         let old = c2.replace_year(amended).unwrap();
         assert_eq!(old, Some(s2025));
-        assert_eq!(
-            c2.add_working_days(d(2025, 9, 30), 1).unwrap(),
-            d(2025, 10, 8)
-        );
+        assert_eq!(c2.add_working_days(d(2025, 9, 30), 1).unwrap(), d(2025, 10, 8));
         // The shared builtin is unaffected.
-        assert_eq!(
-            cal().add_working_days(d(2025, 9, 30), 1).unwrap(),
-            d(2025, 10, 9)
-        );
+        assert_eq!(cal().add_working_days(d(2025, 9, 30), 1).unwrap(), d(2025, 10, 9));
         // Replacing a year that is not loaded simply adds it.
         let mut empty = WorkCalendar::new(vec![]).unwrap();
-        assert_eq!(
-            empty
-                .replace_year(c.schedule(2026).unwrap().clone())
-                .unwrap(),
-            None
-        );
+        assert_eq!(empty.replace_year(c.schedule(2026).unwrap().clone()).unwrap(), None);
         assert_eq!(empty.years(), vec![2026]);
     }
 
     #[test]
     fn makeup_day_on_a_wednesday_is_rejected() {
-        let err =
-            YearSchedule::from_json(&schedule_json(2025, "[]", r#"["2025-01-01"]"#)).unwrap_err();
-        assert_eq!(
-            err,
-            CalendarError::MakeupNotWeekend {
-                date: d(2025, 1, 1)
-            }
-        );
+        let err = YearSchedule::from_json(&schedule_json(2025, "[]", r#"["2025-01-01"]"#)).unwrap_err();
+        assert_eq!(err, CalendarError::MakeupNotWeekend { date: d(2025, 1, 1) });
         assert_eq!(err.code(), "calendar.makeup_not_weekend");
         assert_eq!(
             err.to_string(),
@@ -803,9 +703,7 @@ mod tests {
                     r#"[{"name": "春节", "days": ["2025-02-08"]}]"#,
                     r#"["2025-02-08"]"#,
                 ),
-                CalendarError::HolidayAndMakeup {
-                    date: d(2025, 2, 8),
-                },
+                CalendarError::HolidayAndMakeup { date: d(2025, 2, 8) },
                 "calendar.holiday_and_makeup",
             ),
             (
@@ -814,16 +712,12 @@ mod tests {
                     r#"[{"name": "A", "days": ["2025-10-01"]}, {"name": "B", "days": ["2025-10-01"]}]"#,
                     "[]",
                 ),
-                CalendarError::DuplicateDate {
-                    date: d(2025, 10, 1),
-                },
+                CalendarError::DuplicateDate { date: d(2025, 10, 1) },
                 "calendar.duplicate_date",
             ),
             (
                 schedule_json(2025, "[]", r#"["2025-02-08", "2025-02-08"]"#),
-                CalendarError::DuplicateDate {
-                    date: d(2025, 2, 8),
-                },
+                CalendarError::DuplicateDate { date: d(2025, 2, 8) },
                 "calendar.duplicate_date",
             ),
             (
@@ -875,9 +769,7 @@ mod tests {
         };
         assert_eq!(
             WorkCalendar::new(vec![s.clone()]).unwrap_err(),
-            CalendarError::MakeupNotWeekend {
-                date: d(2027, 1, 6)
-            }
+            CalendarError::MakeupNotWeekend { date: d(2027, 1, 6) }
         );
         assert!(cal().replace_year(s).is_err());
     }
@@ -885,23 +777,15 @@ mod tests {
     #[test]
     fn every_error_has_a_distinct_code() {
         let errs = [
-            CalendarError::Json {
-                message: String::new(),
-            },
+            CalendarError::Json { message: String::new() },
             CalendarError::YearOutOfRange { year: 0 },
             CalendarError::DateOutsideYear {
                 year: 2025,
                 date: d(2024, 1, 1),
             },
-            CalendarError::MakeupNotWeekend {
-                date: d(2025, 1, 1),
-            },
-            CalendarError::HolidayAndMakeup {
-                date: d(2025, 1, 1),
-            },
-            CalendarError::DuplicateDate {
-                date: d(2025, 1, 1),
-            },
+            CalendarError::MakeupNotWeekend { date: d(2025, 1, 1) },
+            CalendarError::HolidayAndMakeup { date: d(2025, 1, 1) },
+            CalendarError::DuplicateDate { date: d(2025, 1, 1) },
             CalendarError::DuplicateYear { year: 2025 },
             CalendarError::YearNotCovered { year: 2027 },
         ];
@@ -923,16 +807,8 @@ mod tests {
         Ok(day)
     }
 
-    fn naive_between(
-        c: &WorkCalendar,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<i64, CalendarError> {
-        let (lo, hi, sign) = if from <= to {
-            (from, to, 1)
-        } else {
-            (to, from, -1)
-        };
+    fn naive_between(c: &WorkCalendar, from: NaiveDate, to: NaiveDate) -> Result<i64, CalendarError> {
+        let (lo, hi, sign) = if from <= to { (from, to, 1) } else { (to, from, -1) };
         let mut count = 0;
         let mut day = lo;
         while day < hi {

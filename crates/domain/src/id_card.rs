@@ -229,10 +229,7 @@ mod tests {
     fn accepts_standard_example() {
         let n = IdCardNumber::parse(STANDARD_EXAMPLE).unwrap();
         assert_eq!(n.as_str(), STANDARD_EXAMPLE);
-        assert_eq!(
-            n.birth_date(),
-            NaiveDate::from_ymd_opt(1949, 12, 31).unwrap()
-        );
+        assert_eq!(n.birth_date(), NaiveDate::from_ymd_opt(1949, 12, 31).unwrap());
         assert_eq!(n.region_prefix(), "110105");
         assert!(!n.is_male()); // 17th digit 2: female
     }
@@ -311,14 +308,8 @@ mod tests {
     #[test]
     fn rejects_bad_characters_and_lengths() {
         assert_eq!(IdCardNumber::parse(""), Err(IdCardError::Empty));
-        assert_eq!(
-            IdCardNumber::parse("1101051949123100"),
-            Err(IdCardError::Length(16))
-        );
-        assert_eq!(
-            IdCardNumber::parse("11010519491231002XX"),
-            Err(IdCardError::Length(19))
-        );
+        assert_eq!(IdCardNumber::parse("1101051949123100"), Err(IdCardError::Length(16)));
+        assert_eq!(IdCardNumber::parse("11010519491231002XX"), Err(IdCardError::Length(19)));
         assert_eq!(
             IdCardNumber::parse("1101051949123100X2"),
             Err(IdCardError::Charset('X'))
@@ -331,10 +322,7 @@ mod tests {
             IdCardNumber::parse("１10105194912310021"),
             Err(IdCardError::Charset('１'))
         );
-        assert_eq!(
-            IdCardNumber::with_check_digit("1101"),
-            Err(IdCardError::BodyLength(4))
-        );
+        assert_eq!(IdCardNumber::with_check_digit("1101"), Err(IdCardError::BodyLength(4)));
     }
 
     #[test]
@@ -345,14 +333,8 @@ mod tests {
 
     #[test]
     fn error_codes_and_messages() {
-        assert_eq!(
-            IdCardError::BirthDate("19490230".into()).code(),
-            "id_card.birth_date"
-        );
-        assert_eq!(
-            IdCardError::Length(3).to_string(),
-            "身份证号码应为18位，实际为3位"
-        );
+        assert_eq!(IdCardError::BirthDate("19490230".into()).code(), "id_card.birth_date");
+        assert_eq!(IdCardError::Length(3).to_string(), "身份证号码应为18位，实际为3位");
         assert_eq!(
             IdCardError::CheckDigit {
                 expected: 'X',
@@ -371,10 +353,7 @@ mod tests {
     fn conversions_and_serde() {
         let n: IdCardNumber = STANDARD_EXAMPLE.parse().unwrap();
         assert_eq!(IdCardNumber::try_from(STANDARD_EXAMPLE).unwrap(), n);
-        assert_eq!(
-            IdCardNumber::try_from(STANDARD_EXAMPLE.to_string()).unwrap(),
-            n
-        );
+        assert_eq!(IdCardNumber::try_from(STANDARD_EXAMPLE.to_string()).unwrap(), n);
         assert_eq!(n.to_string(), STANDARD_EXAMPLE);
         let json = serde_json::to_string(&n).unwrap();
         assert_eq!(json, format!("\"{STANDARD_EXAMPLE}\""));

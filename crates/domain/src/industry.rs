@@ -200,8 +200,7 @@ mod tests {
         assert_eq!(IndustrySection::I.name(), "信息传输、软件和信息技术服务业");
         assert_eq!(IndustrySection::M.name(), "科学研究和技术服务业");
         assert_eq!(IndustrySection::T.name(), "国际组织");
-        let names: std::collections::HashSet<_> =
-            IndustrySection::ALL.iter().map(|s| s.name()).collect();
+        let names: std::collections::HashSet<_> = IndustrySection::ALL.iter().map(|s| s.name()).collect();
         assert_eq!(names.len(), 20);
     }
 
@@ -230,10 +229,7 @@ mod tests {
     #[test]
     fn error_codes() {
         assert_eq!(IndustryError::Empty.code(), "industry.empty");
-        assert_eq!(
-            IndustryError::Unknown("U".into()).code(),
-            "industry.unknown"
-        );
+        assert_eq!(IndustryError::Unknown("U".into()).code(), "industry.unknown");
         assert_eq!(
             IndustryError::Unknown("U".into()).to_string(),
             "未知的行业门类“U”（应为GB/T 4754-2017中A至T的一个字母）"
@@ -244,10 +240,7 @@ mod tests {
     fn conversions_and_serde() {
         assert_eq!("i".parse::<IndustrySection>(), Ok(IndustrySection::I));
         assert_eq!(IndustrySection::try_from("C"), Ok(IndustrySection::C));
-        assert_eq!(
-            IndustrySection::try_from(String::from("c")),
-            Ok(IndustrySection::C)
-        );
+        assert_eq!(IndustrySection::try_from(String::from("c")), Ok(IndustrySection::C));
         assert_eq!(IndustrySection::C.to_string(), "C");
         assert_eq!(String::from(IndustrySection::C), "C");
         assert_eq!(serde_json::to_string(&IndustrySection::I).unwrap(), "\"I\"");

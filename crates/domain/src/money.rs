@@ -48,9 +48,7 @@ impl Coded for MoneyError {
 
 /// An amount in 分. Ordered, hashable, `Copy`; arithmetic only via the
 /// `checked_*` methods so overflow can never pass silently.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Fen(i64);
 
@@ -196,9 +194,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn y(s: &str) -> i64 {
-        Fen::from_yuan_str(s)
-            .unwrap_or_else(|e| panic!("{s}: {e}"))
-            .fen()
+        Fen::from_yuan_str(s).unwrap_or_else(|e| panic!("{s}: {e}")).fen()
     }
 
     #[test]
@@ -217,8 +213,8 @@ mod tests {
     #[test]
     fn rejects_garbage() {
         for s in [
-            "", " ", "abc", "1.2.3", ".5", "5.", "1 234", "1,23", "12,34.00", ",123", "1,,234",
-            "1234,567", "+5", "--5", "1e3", "¥12", "12元", "１２", "1.-5", "-", "-abc", "NaN",
+            "", " ", "abc", "1.2.3", ".5", "5.", "1 234", "1,23", "12,34.00", ",123", "1,,234", "1234,567", "+5",
+            "--5", "1e3", "¥12", "12元", "１２", "1.-5", "-", "-abc", "NaN",
         ] {
             assert_eq!(
                 Fen::from_yuan_str(s),
@@ -230,30 +226,15 @@ mod tests {
 
     #[test]
     fn rejects_more_than_two_decimals() {
-        assert_eq!(
-            Fen::from_yuan_str("1.234"),
-            Err(MoneyError::Precision("1.234".into()))
-        );
-        assert_eq!(
-            Fen::from_yuan_str("1.500"),
-            Err(MoneyError::Precision("1.500".into()))
-        );
-        assert_eq!(
-            Fen::parse_signed("-0.001"),
-            Err(MoneyError::Precision("-0.001".into()))
-        );
+        assert_eq!(Fen::from_yuan_str("1.234"), Err(MoneyError::Precision("1.234".into())));
+        assert_eq!(Fen::from_yuan_str("1.500"), Err(MoneyError::Precision("1.500".into())));
+        assert_eq!(Fen::parse_signed("-0.001"), Err(MoneyError::Precision("-0.001".into())));
     }
 
     #[test]
     fn negatives_only_when_signed() {
-        assert_eq!(
-            Fen::from_yuan_str("-1.00"),
-            Err(MoneyError::Negative("-1.00".into()))
-        );
-        assert_eq!(
-            Fen::from_yuan_str("-0"),
-            Err(MoneyError::Negative("-0".into()))
-        );
+        assert_eq!(Fen::from_yuan_str("-1.00"), Err(MoneyError::Negative("-1.00".into())));
+        assert_eq!(Fen::from_yuan_str("-0"), Err(MoneyError::Negative("-0".into())));
         assert_eq!(Fen::parse_signed("-1,234.5"), Ok(Fen::from_fen(-123_450)));
         assert_eq!(Fen::parse_signed("-0.05"), Ok(Fen::from_fen(-5)));
         assert_eq!(Fen::parse_signed("12"), Ok(Fen::from_fen(1200)));
@@ -271,10 +252,7 @@ mod tests {
             Fen::from_yuan_str("100000000000000000000"),
             Err(MoneyError::Overflow("100000000000000000000".into()))
         );
-        assert_eq!(
-            Fen::parse_signed("-92233720368547758.07"),
-            Ok(Fen::from_fen(-i64::MAX))
-        );
+        assert_eq!(Fen::parse_signed("-92233720368547758.07"), Ok(Fen::from_fen(-i64::MAX)));
     }
 
     #[test]
@@ -291,14 +269,8 @@ mod tests {
     fn grouped() {
         assert_eq!(Fen::from_fen(123_450).to_yuan_string_grouped(), "1,234.50");
         assert_eq!(Fen::from_fen(12_345).to_yuan_string_grouped(), "123.45");
-        assert_eq!(
-            Fen::from_fen(100_000_000).to_yuan_string_grouped(),
-            "1,000,000.00"
-        );
-        assert_eq!(
-            Fen::from_fen(-123_456_789).to_yuan_string_grouped(),
-            "-1,234,567.89"
-        );
+        assert_eq!(Fen::from_fen(100_000_000).to_yuan_string_grouped(), "1,000,000.00");
+        assert_eq!(Fen::from_fen(-123_456_789).to_yuan_string_grouped(), "-1,234,567.89");
         assert_eq!(Fen::ZERO.to_yuan_string_grouped(), "0.00");
     }
 
@@ -319,10 +291,7 @@ mod tests {
     fn serde_is_integer_fen() {
         let f = Fen::from_fen(123_450);
         assert_eq!(serde_json::to_string(&f).unwrap(), "123450");
-        assert_eq!(
-            serde_json::from_str::<Fen>("-5").unwrap(),
-            Fen::from_fen(-5)
-        );
+        assert_eq!(serde_json::from_str::<Fen>("-5").unwrap(), Fen::from_fen(-5));
         assert!(serde_json::from_str::<Fen>("\"1234.50\"").is_err());
         assert!(serde_json::from_str::<Fen>("12.5").is_err());
     }
@@ -331,10 +300,7 @@ mod tests {
     fn error_codes_and_messages() {
         assert_eq!(MoneyError::Format("x".into()).code(), "money.format");
         assert_eq!(MoneyError::Negative("-1".into()).code(), "money.negative");
-        assert_eq!(
-            MoneyError::Precision("1.234".into()).code(),
-            "money.precision"
-        );
+        assert_eq!(MoneyError::Precision("1.234".into()).code(), "money.precision");
         assert_eq!(MoneyError::Overflow("9".into()).code(), "money.overflow");
         assert_eq!(
             MoneyError::Precision("1.234".into()).to_string(),

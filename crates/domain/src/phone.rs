@@ -112,10 +112,7 @@ fn strip_country_code(s: &str) -> Option<&str> {
 /// `1[3-9]\d{9}`.
 fn is_mobile(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 11
-        && b[0] == b'1'
-        && (b'3'..=b'9').contains(&b[1])
-        && b.iter().all(u8::is_ascii_digit)
+    b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
 }
 
 /// `0\d{2,3}-?\d{7,8}` with the area-code length fixed by the numbering plan;
@@ -289,14 +286,8 @@ mod tests {
     #[test]
     fn masking() {
         assert_eq!(Phone::parse("13812345678").unwrap().masked(), "138****5678");
-        assert_eq!(
-            Phone::parse("010-12345678").unwrap().masked(),
-            "010-******78"
-        );
-        assert_eq!(
-            Phone::parse("0591-8765432").unwrap().masked(),
-            "0591-*****32"
-        );
+        assert_eq!(Phone::parse("010-12345678").unwrap().masked(), "010-******78");
+        assert_eq!(Phone::parse("0591-8765432").unwrap().masked(), "0591-*****32");
     }
 
     #[test]

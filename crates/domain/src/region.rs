@@ -31,12 +31,7 @@ const TABLE_TSV: &str = include_str!("../../../data/regions/gb2260.tsv");
 
 /// Placeholder names used in older tables for the "districts under the city"
 /// and "counties" groupings; never part of a place's full name.
-const PLACEHOLDER_NAMES: &[&str] = &[
-    "市辖区",
-    "县",
-    "省直辖县级行政区划",
-    "自治区直辖县级行政区划",
-];
+const PLACEHOLDER_NAMES: &[&str] = &["市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"];
 
 /// `(code, name)` sorted by code, borrowed from the embedded file.
 fn table() -> &'static [(&'static str, &'static str)] {
@@ -58,9 +53,7 @@ fn table() -> &'static [(&'static str, &'static str)] {
 
 fn lookup(code: &str) -> Option<(&'static str, &'static str)> {
     let t = table();
-    t.binary_search_by_key(&code, |&(c, _)| c)
-        .ok()
-        .map(|i| t[i])
+    t.binary_search_by_key(&code, |&(c, _)| c).ok().map(|i| t[i])
 }
 
 fn is_six_digits(s: &str) -> bool {
@@ -232,10 +225,7 @@ mod tests {
         let mut sorted = codes.clone();
         sorted.sort();
         sorted.dedup();
-        assert_eq!(
-            codes, sorted,
-            "file must be sorted by code without duplicates"
-        );
+        assert_eq!(codes, sorted, "file must be sorted by code without duplicates");
         for l in &data {
             assert_eq!(l.split('\t').count(), 2, "{l}");
             assert_eq!(l.trim(), *l, "stray whitespace in {l:?}");
@@ -263,10 +253,7 @@ mod tests {
                 assert_eq!(&pref.as_str()[..4], &c.as_str()[..4], "{c}");
             }
             assert!(!c.name().is_empty(), "{c}");
-            assert!(
-                !PLACEHOLDER_NAMES.contains(&c.name()),
-                "{c} is a placeholder row"
-            );
+            assert!(!PLACEHOLDER_NAMES.contains(&c.name()), "{c} is a placeholder row");
         }
     }
 
@@ -309,10 +296,7 @@ mod tests {
     fn recent_changes_are_in_the_table() {
         // 2021: 杭州 regrouped; 下城区/江干区 abolished, 临平区/钱塘区 created.
         assert_eq!(r("330113").name(), "临平区");
-        assert_eq!(
-            RegionCode::parse("330103"),
-            Err(RegionError::Unknown("330103".into()))
-        );
+        assert_eq!(RegionCode::parse("330103"), Err(RegionError::Unknown("330103".into())));
         // 2024: 和田地区 gained 和康县 and 和安县.
         assert_eq!(r("653228").name(), "和康县");
     }
@@ -338,10 +322,7 @@ mod tests {
     #[test]
     fn error_codes_and_messages() {
         assert_eq!(RegionError::Format("1".into()).code(), "region.format");
-        assert_eq!(
-            RegionError::Unknown("999999".into()).code(),
-            "region.unknown"
-        );
+        assert_eq!(RegionError::Unknown("999999".into()).code(), "region.unknown");
         assert_eq!(
             RegionError::Unknown("999999".into()).to_string(),
             "行政区划代码“999999”不存在或已撤销"

@@ -33,9 +33,7 @@ use crate::Coded;
 const ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 /// Weights W_i for positions 1–17 (3^(i-1) mod 31), GB 32100-2015 §5.
-const WEIGHTS: [u32; 17] = [
-    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
-];
+const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
 
 /// Why a string is not a 统一社会信用代码.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -249,10 +247,7 @@ mod tests {
     #[test]
     fn rejects_wrong_length() {
         assert_eq!(Uscc::parse("91350100M000100Y4"), Err(UsccError::Length(17)));
-        assert_eq!(
-            Uscc::parse("91350100M000100Y433"),
-            Err(UsccError::Length(19))
-        );
+        assert_eq!(Uscc::parse("91350100M000100Y433"), Err(UsccError::Length(19)));
         // Counted in characters, not bytes.
         assert_eq!(Uscc::parse("统一社会信用代码"), Err(UsccError::Length(8)));
     }
@@ -263,14 +258,8 @@ mod tests {
             let s = format!("91350100M000100{bad}43");
             assert_eq!(Uscc::parse(&s), Err(UsccError::Charset(bad)), "{s}");
         }
-        assert_eq!(
-            Uscc::parse("91350100M000100Y4-"),
-            Err(UsccError::Charset('-'))
-        );
-        assert_eq!(
-            Uscc::parse("9135010０M000100Y43"),
-            Err(UsccError::Charset('０'))
-        );
+        assert_eq!(Uscc::parse("91350100M000100Y4-"), Err(UsccError::Charset('-')));
+        assert_eq!(Uscc::parse("9135010０M000100Y43"), Err(UsccError::Charset('０')));
     }
 
     #[test]
@@ -307,10 +296,7 @@ mod tests {
         assert_eq!(u.as_str(), "91110000600037341L");
         assert_eq!(Uscc::with_check_char("9135"), Err(UsccError::BodyLength(4)));
         assert_eq!(Uscc::with_check_char(""), Err(UsccError::Empty));
-        assert_eq!(
-            Uscc::with_check_char("91350100M000100I4"),
-            Err(UsccError::Charset('I'))
-        );
+        assert_eq!(Uscc::with_check_char("91350100M000100I4"), Err(UsccError::Charset('I')));
     }
 
     #[test]
@@ -338,10 +324,7 @@ mod tests {
     fn conversions_and_serde() {
         let u: Uscc = "91350100M000100Y43".parse().unwrap();
         assert_eq!(Uscc::try_from("91350100M000100Y43").unwrap(), u);
-        assert_eq!(
-            Uscc::try_from(String::from("91350100M000100Y43")).unwrap(),
-            u
-        );
+        assert_eq!(Uscc::try_from(String::from("91350100M000100Y43")).unwrap(), u);
         let json = serde_json::to_string(&u).unwrap();
         assert_eq!(json, "\"91350100M000100Y43\"");
         assert_eq!(serde_json::from_str::<Uscc>(&json).unwrap(), u);

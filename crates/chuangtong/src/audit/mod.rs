@@ -34,7 +34,10 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(name: &str) -> Actor {
-        Actor { user_id: None, name: format!("system:{name}") }
+        Actor {
+            user_id: None,
+            name: format!("system:{name}"),
+        }
     }
 }
 
@@ -136,22 +139,21 @@ impl VerifyReport {
 
 pub async fn verify(db: &Db, keys: &Keys) -> anyhow::Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let mut chains: Vec<(String, i64, String)> =
-        sqlx::query("SELECT chain, seq, hash FROM audit_heads ORDER BY chain")
-            .fetch_all(db.pool())
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+    let mut chains: Vec<(String, i64, String)> = sqlx::query("SELECT chain, seq, hash FROM audit_heads ORDER BY chain")
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
     // Entries whose chain has no head were inserted behind the platform's back.
-    let orphan = sqlx::query(
-        "SELECT DISTINCT chain FROM audit_log WHERE chain NOT IN (SELECT chain FROM audit_heads)",
-    )
-    .fetch_all(db.pool())
-    .await?;
+    let orphan = sqlx::query("SELECT DISTINCT chain FROM audit_log WHERE chain NOT IN (SELECT chain FROM audit_heads)")
+        .fetch_all(db.pool())
+        .await?;
     for r in orphan {
         let chain: String = r.get(0);
-        report.problems.push(format!("链 {chain}: 存在日志但没有链头记录（疑似伪造）"));
+        report
+            .problems
+            .push(format!("链 {chain}: 存在日志但没有链头记录（疑似伪造）"));
         chains.push((chain, 0, GENESIS.to_string()));
     }
     report.chains = chains.len();
@@ -184,7 +186,9 @@ pub async fn verify(db: &Db, keys: &Keys) -> anyhow::Result<VerifyReport> {
                 ));
             }
             if prev_hash != expected_prev {
-                report.problems.push(format!("链 {chain} 第{seq}条: 前序哈希不连续（条目被插入、删除或改动）"));
+                report.problems.push(format!(
+                    "链 {chain} 第{seq}条: 前序哈希不连续（条目被插入、删除或改动）"
+                ));
             }
             let content = serde_json::to_string(&Canonical {
                 chain: &chain,
@@ -199,7 +203,9 @@ pub async fn verify(db: &Db, keys: &Keys) -> anyhow::Result<VerifyReport> {
                 after: after.as_deref(),
             })?;
             if keys.audit_mac(&prev_hash, &content) != hash {
-                report.problems.push(format!("链 {chain} 第{seq}条: 内容与哈希不符（条目被改动）"));
+                report
+                    .problems
+                    .push(format!("链 {chain} 第{seq}条: 内容与哈希不符（条目被改动）"));
             }
             expected_prev = hash;
             expected_seq = seq + 1;

@@ -33,7 +33,11 @@ async fn audit_page(State(state): State<AppState>, PageScope(scope): PageScope) 
     scope.require(&[Role::BaseAdmin])?;
     let entries = super::recent(&state.db, &scope.base.id, 200).await?;
     let report = super::verify(&state.db, &state.keys).await?;
-    Ok(page(&AuditPage { nav: Nav::for_scope(&scope), entries, report }))
+    Ok(page(&AuditPage {
+        nav: Nav::for_scope(&scope),
+        entries,
+        report,
+    }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,7 +50,9 @@ pub struct AuditList {
     responses((status = 200, body = AuditList), (status = 403)))]
 pub async fn api_recent(State(state): State<AppState>, scope: BaseScope) -> ApiResult<Json<AuditList>> {
     scope.require(&[Role::BaseAdmin])?;
-    Ok(Json(AuditList { entries: super::recent(&state.db, &scope.base.id, 200).await? }))
+    Ok(Json(AuditList {
+        entries: super::recent(&state.db, &scope.base.id, 200).await?,
+    }))
 }
 
 /// Verifies every chain (platform administrators).

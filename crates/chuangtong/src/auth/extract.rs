@@ -47,7 +47,10 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn actor(&self) -> Actor {
-        Actor { user_id: Some(self.id.clone()), name: self.username.clone() }
+        Actor {
+            user_id: Some(self.id.clone()),
+            name: self.username.clone(),
+        }
     }
 
     pub fn csrf_token(&self) -> &str {
@@ -99,11 +102,14 @@ pub async fn load_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, A
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     let (user_id, via) = if let Some(token) = bearer {
-        let user_id = session::find_token(&state.db, token).await?.ok_or(AppError::Unauthenticated)?;
+        let user_id = session::find_token(&state.db, token)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         (user_id, Via::Token(token.to_string()))
     } else if let Some(token) = cookie_value(parts, session::SESSION_COOKIE) {
-        let (user_id, csrf) =
-            session::find_session(&state.db, &token).await?.ok_or(AppError::Unauthenticated)?;
+        let (user_id, csrf) = session::find_session(&state.db, &token)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         (user_id, Via::Session { token, csrf })
     } else {
         return Err(AppError::Unauthenticated);
@@ -145,10 +151,12 @@ pub async fn load_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, A
     // A JSON call that rides on the session cookie must prove it comes from
     // our own pages: SameSite=Lax already blocks most cross-site posts, the
     // header closes the rest.
-    if parts.uri.path().starts_with("/api/")
-        && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
-    {
-        let given = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if parts.uri.path().starts_with("/api/") && !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let given = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         user.check_csrf(given)?;
     }
     Ok(user)
@@ -226,7 +234,12 @@ pub async fn load_scope(parts: &mut Parts, state: &AppState) -> Result<BaseScope
         .fetch_optional(state.db.pool())
         .await?
         .ok_or(AppError::NotFound)?;
-    let base = BaseRef { id: row.get(0), code: row.get(1), name: row.get(2), kind: row.get(3) };
+    let base = BaseRef {
+        id: row.get(0),
+        code: row.get(1),
+        name: row.get(2),
+        kind: row.get(3),
+    };
     let membership = user.membership(&base.id).cloned();
     if membership.is_none() && !user.platform_admin {
         return Err(AppError::Forbidden);

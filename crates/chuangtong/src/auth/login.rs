@@ -50,12 +50,11 @@ pub async fn login(
     // 1. Count the attempt and read the account.
     let mut tx = state.db.begin().await?;
     throttle::hit(&mut tx, client).await?;
-    let user = sqlx::query(
-        "SELECT id, password_hash, failed_logins, locked_until, disabled FROM users WHERE username = $1",
-    )
-    .bind(username)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let user =
+        sqlx::query("SELECT id, password_hash, failed_logins, locked_until, disabled FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?;
     tx.commit().await?;
 
     let invalid = || AppError::rejected(StatusCode::UNAUTHORIZED, "auth.invalid_credentials", "用户名或密码错误");
@@ -68,7 +67,11 @@ pub async fn login(
     let locked_until: Option<String> = user.get(3);
     let disabled: i64 = user.get(4);
     if disabled == 1 {
-        return Err(AppError::rejected(StatusCode::FORBIDDEN, "auth.disabled", "账户已停用，请联系管理员"));
+        return Err(AppError::rejected(
+            StatusCode::FORBIDDEN,
+            "auth.disabled",
+            "账户已停用，请联系管理员",
+        ));
     }
     if let Some(until) = locked_until.as_deref().and_then(time::parse_text) {
         if until > Utc::now() {
@@ -88,15 +91,17 @@ pub async fn login(
 
     // 3. Record the outcome.
     let mut tx = state.db.begin().await?;
-    let actor = Actor { user_id: Some(user_id.clone()), name: username.to_string() };
+    let actor = Actor {
+        user_id: Some(user_id.clone()),
+        name: username.to_string(),
+    };
     if !ok {
-        let failed: i64 = sqlx::query(
-            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
-        )
-        .bind(&user_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .get(0);
+        let failed: i64 =
+            sqlx::query("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
+                .bind(&user_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0);
         let locked = failed >= MAX_FAILED_LOGINS;
         if locked {
             sqlx::query("UPDATE users SET locked_until = $1, failed_logins = 0 WHERE id = $2")
@@ -163,11 +168,19 @@ pub async fn change_password(
         .await?
         .get(0);
     if !password::verify(current.to_string(), phc).await? {
-        return Err(AppError::field("current_password", "password.wrong_current", "当前密码不正确"));
+        return Err(AppError::field(
+            "current_password",
+            "password.wrong_current",
+            "当前密码不正确",
+        ));
     }
     password::check_policy("new_password", username, new)?;
     if current == new {
-        return Err(AppError::field("new_password", "password.unchanged", "新密码不能与当前密码相同"));
+        return Err(AppError::field(
+            "new_password",
+            "password.unchanged",
+            "新密码不能与当前密码相同",
+        ));
     }
     let new_hash = password::hash(new.to_string()).await?;
     let mut tx = state.db.begin().await?;
@@ -181,8 +194,18 @@ pub async fn change_password(
     audit::append(
         &mut tx,
         &state.keys,
-        &Actor { user_id: Some(user_id.to_string()), name: username.to_string() },
-        Entry { base_id: None, action: "auth.password_changed", entity: "user", entity_id: Some(user_id), before: None, after: None },
+        &Actor {
+            user_id: Some(user_id.to_string()),
+            name: username.to_string(),
+        },
+        Entry {
+            base_id: None,
+            action: "auth.password_changed",
+            entity: "user",
+            entity_id: Some(user_id),
+            before: None,
+            after: None,
+        },
     )
     .await?;
     tx.commit().await?;

@@ -43,7 +43,11 @@ struct LoginPage {
 }
 
 async fn login_page() -> impl IntoResponse {
-    page(&LoginPage { nav: Nav::anonymous(), username: String::new(), error: None })
+    page(&LoginPage {
+        nav: Nav::anonymous(),
+        username: String::new(),
+        error: None,
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -59,9 +63,20 @@ async fn login_submit(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    match login::login(&state, &form.username, &form.password, &client_of(&addr), Issue::Session).await {
+    match login::login(
+        &state,
+        &form.username,
+        &form.password,
+        &client_of(&addr),
+        Issue::Session,
+    )
+    .await
+    {
         Ok((_, Issued::Session(s))) => (
-            [(header::SET_COOKIE, session_cookie(&s.token, state.settings.secure_cookies, SESSION_HOURS * 3600))],
+            [(
+                header::SET_COOKIE,
+                session_cookie(&s.token, state.settings.secure_cookies, SESSION_HOURS * 3600),
+            )],
             Redirect::to("/"),
         )
             .into_response(),
@@ -73,7 +88,14 @@ async fn login_submit(
                 AppError::Validation(f) => f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；"),
                 other => other.to_string(),
             };
-            (status, page(&LoginPage { nav: Nav::anonymous(), username: form.username, error: Some(message) }))
+            (
+                status,
+                page(&LoginPage {
+                    nav: Nav::anonymous(),
+                    username: form.username,
+                    error: Some(message),
+                }),
+            )
                 .into_response()
         }
     }
@@ -126,7 +148,11 @@ struct PasswordPage {
 }
 
 async fn password_page(PageUser(user): PageUser) -> impl IntoResponse {
-    page(&PasswordPage { nav: Nav::for_user(&user), errors: FieldErrors::default(), done: false })
+    page(&PasswordPage {
+        nav: Nav::for_user(&user),
+        errors: FieldErrors::default(),
+        done: false,
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -146,15 +172,31 @@ async fn password_submit(
     Form(form): Form<PasswordForm>,
 ) -> PageResult<Response> {
     user.check_csrf(&form.csrf)?;
-    match login::change_password(&state, &user.id, &user.username, &form.current_password, &form.new_password).await {
+    match login::change_password(
+        &state,
+        &user.id,
+        &user.username,
+        &form.current_password,
+        &form.new_password,
+    )
+    .await
+    {
         Ok(()) => Ok((
             [(header::SET_COOKIE, session_cookie("", state.settings.secure_cookies, 0))],
-            page(&PasswordPage { nav: Nav::anonymous(), errors: FieldErrors::default(), done: true }),
+            page(&PasswordPage {
+                nav: Nav::anonymous(),
+                errors: FieldErrors::default(),
+                done: true,
+            }),
         )
             .into_response()),
         Err(AppError::Validation(f)) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            page(&PasswordPage { nav: Nav::for_user(&user), errors: FieldErrors(f), done: false }),
+            page(&PasswordPage {
+                nav: Nav::for_user(&user),
+                errors: FieldErrors(f),
+                done: false,
+            }),
         )
             .into_response()),
         Err(e) => Err(e.into()),
@@ -178,9 +220,16 @@ pub async fn api_login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(form): ApiJson<LoginForm>,
 ) -> ApiResult<Json<TokenAnswer>> {
-    let (user_id, issued) = login::login(&state, &form.username, &form.password, &client_of(&addr), Issue::Token).await?;
-    let Issued::Token(token) = issued else { unreachable!("a token was asked for") };
-    Ok(Json(TokenAnswer { token, user_id, expires_in_days: session::TOKEN_DAYS }))
+    let (user_id, issued) =
+        login::login(&state, &form.username, &form.password, &client_of(&addr), Issue::Token).await?;
+    let Issued::Token(token) = issued else {
+        unreachable!("a token was asked for")
+    };
+    Ok(Json(TokenAnswer {
+        token,
+        user_id,
+        expires_in_days: session::TOKEN_DAYS,
+    }))
 }
 
 /// Revokes the token (or ends the session) used for this request.
@@ -225,6 +274,13 @@ pub async fn api_password(
     user: CurrentUser,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    login::change_password(&state, &user.id, &user.username, &body.current_password, &body.new_password).await?;
+    login::change_password(
+        &state,
+        &user.id,
+        &user.username,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

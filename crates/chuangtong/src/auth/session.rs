@@ -37,13 +37,11 @@ pub async fn create_session(tx: &mut Tx, user_id: &str) -> sqlx::Result<NewSessi
 
 /// `(user_id, csrf_token)` of a live session.
 pub async fn find_session(db: &Db, token: &str) -> sqlx::Result<Option<(String, String)>> {
-    let row = sqlx::query(
-        "SELECT user_id, csrf_token FROM sessions WHERE token_digest = $1 AND expires_at > $2",
-    )
-    .bind(sm3_hex(token.as_bytes()))
-    .bind(time::now_text())
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query("SELECT user_id, csrf_token FROM sessions WHERE token_digest = $1 AND expires_at > $2")
+        .bind(sm3_hex(token.as_bytes()))
+        .bind(time::now_text())
+        .fetch_optional(db.pool())
+        .await?;
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
@@ -57,7 +55,10 @@ pub async fn delete_session(tx: &mut Tx, token: &str) -> sqlx::Result<()> {
 
 /// After a password change every other session of the user ends.
 pub async fn delete_user_sessions(tx: &mut Tx, user_id: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut **tx)
@@ -84,13 +85,11 @@ pub async fn create_token(tx: &mut Tx, user_id: &str, name: &str) -> sqlx::Resul
 }
 
 pub async fn find_token(db: &Db, token: &str) -> sqlx::Result<Option<String>> {
-    let row = sqlx::query(
-        "SELECT user_id FROM api_tokens WHERE token_digest = $1 AND revoked = 0 AND expires_at > $2",
-    )
-    .bind(sm3_hex(token.as_bytes()))
-    .bind(time::now_text())
-    .fetch_optional(db.pool())
-    .await?;
+    let row = sqlx::query("SELECT user_id FROM api_tokens WHERE token_digest = $1 AND revoked = 0 AND expires_at > $2")
+        .bind(sm3_hex(token.as_bytes()))
+        .bind(time::now_text())
+        .fetch_optional(db.pool())
+        .await?;
     Ok(row.map(|r| r.get(0)))
 }
 

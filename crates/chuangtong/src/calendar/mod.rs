@@ -17,11 +17,14 @@ use crate::web::AppState;
 /// The calendar as of now: built-in years, replaced or extended by stored ones.
 pub async fn load(db: &Db) -> Result<WorkCalendar, AppError> {
     let mut cal = WorkCalendar::builtin();
-    let rows = sqlx::query("SELECT schedule FROM calendar_years ORDER BY year").fetch_all(db.pool()).await?;
+    let rows = sqlx::query("SELECT schedule FROM calendar_years ORDER BY year")
+        .fetch_all(db.pool())
+        .await?;
     for r in rows {
         let json: String = r.get(0);
         let year = YearSchedule::from_json(&json).map_err(|e| anyhow::anyhow!("stored calendar year invalid: {e}"))?;
-        cal.replace_year(year).map_err(|e| anyhow::anyhow!("stored calendar year invalid: {e}"))?;
+        cal.replace_year(year)
+            .map_err(|e| anyhow::anyhow!("stored calendar year invalid: {e}"))?;
     }
     Ok(cal)
 }

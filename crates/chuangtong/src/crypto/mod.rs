@@ -80,7 +80,10 @@ impl Keys {
             .expect("GCM encryption of a short value cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
-        format!("{CIPHERTEXT_PREFIX}{}", base64::engine::general_purpose::STANDARD.encode(out))
+        format!(
+            "{CIPHERTEXT_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(out)
+        )
     }
 
     pub fn decrypt_pii(&self, stored: &str) -> anyhow::Result<String> {

@@ -35,7 +35,10 @@ pub struct DemoAccount {
 /// several processes start at once: the loser's transaction fails on the
 /// unique base code and it carries on with the winner's data.
 pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>> {
-    let count: i64 = sqlx::query("SELECT COUNT(*) FROM bases").fetch_one(state.db.pool()).await?.get(0);
+    let count: i64 = sqlx::query("SELECT COUNT(*) FROM bases")
+        .fetch_one(state.db.pool())
+        .await?
+        .get(0);
     if count > 0 {
         return Ok(Vec::new());
     }
@@ -47,8 +50,14 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>>
     let actor = Actor::system("demo");
     let mut tx = state.db.begin().await?;
     let bases = seed::load_bases(state, &mut tx, &actor).await?;
-    let main = bases.iter().find(|b| b.code == MAIN_BASE).expect("main demo base in bases.json");
-    let other = bases.iter().find(|b| b.code == OTHER_BASE).expect("second demo base in bases.json");
+    let main = bases
+        .iter()
+        .find(|b| b.code == MAIN_BASE)
+        .expect("main demo base in bases.json");
+    let other = bases
+        .iter()
+        .find(|b| b.code == OTHER_BASE)
+        .expect("second demo base in bases.json");
     let main_subjects = synthetic::populate(state, &mut tx, &actor, main, synthetic::Size::Full).await?;
     let other_subjects = synthetic::populate(state, &mut tx, &actor, other, synthetic::Size::Small).await?;
 
@@ -57,42 +66,100 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>>
         &mut tx,
         &state.keys,
         &actor,
-        users::NewUser { username: "admin", display_name: "平台管理员", password_hash: &hash, platform_admin: true, phone: None },
+        users::NewUser {
+            username: "admin",
+            display_name: "平台管理员",
+            password_hash: &hash,
+            platform_admin: true,
+            phone: None,
+        },
     )
     .await?;
     let _ = admin_id;
-    accounts.push(DemoAccount { username: "admin".into(), role_label: "平台管理员".into(), base_name: "全部基地".into(), password: password_text.clone() });
+    accounts.push(DemoAccount {
+        username: "admin".into(),
+        role_label: "平台管理员".into(),
+        base_name: "全部基地".into(),
+        password: password_text.clone(),
+    });
 
     let main_roles: [(&str, Role, &str, Option<&str>); 7] = [
         ("fz-admin", Role::BaseAdmin, "新区双创办 林主任", None),
         ("fz-steward", Role::Steward, "服务管家 陈管家", None),
-        ("fz-enterprise", Role::Enterprise, "企业用户", Some(main_subjects.enterprise.as_str())),
-        ("fz-team", Role::Team, "创业团队负责人", Some(main_subjects.team.as_str())),
-        ("fz-provider", Role::Provider, "服务机构", Some(main_subjects.provider.as_str())),
-        ("fz-expert", Role::Expert, "评审专家", Some(main_subjects.expert.as_str())),
-        ("fz-investor", Role::Investor, "投资机构", Some(main_subjects.investor.as_str())),
+        (
+            "fz-enterprise",
+            Role::Enterprise,
+            "企业用户",
+            Some(main_subjects.enterprise.as_str()),
+        ),
+        (
+            "fz-team",
+            Role::Team,
+            "创业团队负责人",
+            Some(main_subjects.team.as_str()),
+        ),
+        (
+            "fz-provider",
+            Role::Provider,
+            "服务机构",
+            Some(main_subjects.provider.as_str()),
+        ),
+        (
+            "fz-expert",
+            Role::Expert,
+            "评审专家",
+            Some(main_subjects.expert.as_str()),
+        ),
+        (
+            "fz-investor",
+            Role::Investor,
+            "投资机构",
+            Some(main_subjects.investor.as_str()),
+        ),
     ];
     for (username, role, display, subject) in main_roles {
         let id = users::create(
             &mut tx,
             &state.keys,
             &actor,
-            users::NewUser { username, display_name: display, password_hash: &hash, platform_admin: false, phone: None },
+            users::NewUser {
+                username,
+                display_name: display,
+                password_hash: &hash,
+                platform_admin: false,
+                phone: None,
+            },
         )
         .await?;
         users::add_membership(&mut tx, &state.keys, &actor, &id, &main.id, role, subject).await?;
-        accounts.push(DemoAccount { username: username.into(), role_label: role.label().into(), base_name: main.name.clone(), password: password_text.clone() });
+        accounts.push(DemoAccount {
+            username: username.into(),
+            role_label: role.label().into(),
+            base_name: main.name.clone(),
+            password: password_text.clone(),
+        });
     }
     let yp = users::create(
         &mut tx,
         &state.keys,
         &actor,
-        users::NewUser { username: "yp-admin", display_name: "杨浦区双创办", password_hash: &hash, platform_admin: false, phone: None },
+        users::NewUser {
+            username: "yp-admin",
+            display_name: "杨浦区双创办",
+            password_hash: &hash,
+            platform_admin: false,
+            phone: None,
+        },
     )
     .await?;
     users::add_membership(&mut tx, &state.keys, &actor, &yp, &other.id, Role::BaseAdmin, None).await?;
     let _ = other_subjects;
-    accounts.push(DemoAccount { username: "yp-admin".into(), role_label: Role::BaseAdmin.label().into(), base_name: other.name.clone(), password: password_text.clone() });
+    accounts.push(DemoAccount {
+        username: "yp-admin".into(),
+        role_label: Role::BaseAdmin.label().into(),
+        base_name: other.name.clone(),
+        password: password_text.clone(),
+    });
 
     match tx.commit().await {
         Ok(()) => Ok(accounts),

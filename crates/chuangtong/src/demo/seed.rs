@@ -94,7 +94,12 @@ pub async fn load_bases(state: &AppState, tx: &mut Tx, actor: &Actor) -> anyhow:
             },
         )
         .await?;
-        out.push(SeedBase { id, code: b.code, name: b.name, region_code: b.region_code });
+        out.push(SeedBase {
+            id,
+            code: b.code,
+            name: b.name,
+            region_code: b.region_code,
+        });
     }
     Ok(out)
 }

@@ -34,7 +34,9 @@ struct Rng(u64);
 
 impl Rng {
     fn new(seed: &str) -> Rng {
-        Rng(seed.bytes().fold(0x9E37_79B9_7F4A_7C15, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01B3)))
+        Rng(seed.bytes().fold(0x9E37_79B9_7F4A_7C15, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01B3)
+        }))
     }
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -97,17 +99,52 @@ fn geography(code: &str) -> Geography {
 }
 
 const SYLLABLES: &[&str] = &[
-    "星", "智", "云", "帆", "联", "创", "海", "峡", "榕", "芯", "源", "启", "航", "数", "图", "瑞", "禾", "光", "泽", "博", "新", "睿", "达", "恒",
+    "星", "智", "云", "帆", "联", "创", "海", "峡", "榕", "芯", "源", "启", "航", "数", "图", "瑞", "禾", "光", "泽",
+    "博", "新", "睿", "达", "恒",
 ];
 const TRADES: &[(&str, char)] = &[
-    ("信息技术", 'I'), ("软件", 'I'), ("网络科技", 'I'), ("智能制造", 'C'), ("新材料", 'C'), ("生物医药", 'C'),
-    ("电子", 'C'), ("检测技术", 'M'), ("科技服务", 'M'), ("环保科技", 'N'), ("文化创意", 'R'), ("商务咨询", 'L'), ("食品", 'C'), ("贸易", 'F'),
+    ("信息技术", 'I'),
+    ("软件", 'I'),
+    ("网络科技", 'I'),
+    ("智能制造", 'C'),
+    ("新材料", 'C'),
+    ("生物医药", 'C'),
+    ("电子", 'C'),
+    ("检测技术", 'M'),
+    ("科技服务", 'M'),
+    ("环保科技", 'N'),
+    ("文化创意", 'R'),
+    ("商务咨询", 'L'),
+    ("食品", 'C'),
+    ("贸易", 'F'),
 ];
-const SURNAMES: &[&str] = &["林", "陈", "黄", "张", "王", "李", "吴", "郑", "刘", "杨", "赵", "周", "许", "何", "徐"];
-const GIVEN: &[&str] = &["伟", "芳", "敏", "静", "强", "磊", "洋", "艳", "勇", "杰", "娟", "涛", "明", "超", "秀英", "建华", "志强", "晓燕", "海峰", "丽娜"];
+const SURNAMES: &[&str] = &[
+    "林", "陈", "黄", "张", "王", "李", "吴", "郑", "刘", "杨", "赵", "周", "许", "何", "徐",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "敏", "静", "强", "磊", "洋", "艳", "勇", "杰", "娟", "涛", "明", "超", "秀英", "建华", "志强", "晓燕",
+    "海峰", "丽娜",
+];
 const USCC_BODY: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-const SERVICE_CATEGORIES: &[&str] = &["专利服务", "技术检测", "科技金融", "创业孵化", "法律", "财务", "人力资源"];
-const EXPERT_FIELDS: &[&str] = &["电子信息", "生物医药", "新材料", "先进制造", "节能环保", "现代服务业", "金融投资", "知识产权"];
+const SERVICE_CATEGORIES: &[&str] = &[
+    "专利服务",
+    "技术检测",
+    "科技金融",
+    "创业孵化",
+    "法律",
+    "财务",
+    "人力资源",
+];
+const EXPERT_FIELDS: &[&str] = &[
+    "电子信息",
+    "生物医药",
+    "新材料",
+    "先进制造",
+    "节能环保",
+    "现代服务业",
+    "金融投资",
+    "知识产权",
+];
 
 fn person_name(rng: &mut Rng) -> String {
     format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN))
@@ -127,7 +164,13 @@ fn phone(rng: &mut Rng) -> Phone {
     Phone::parse(&format!("1700000{:04}", rng.below(10_000))).expect("well-formed mobile number")
 }
 
-pub async fn populate(state: &AppState, tx: &mut Tx, actor: &Actor, base: &SeedBase, size: Size) -> anyhow::Result<Subjects> {
+pub async fn populate(
+    state: &AppState,
+    tx: &mut Tx,
+    actor: &Actor,
+    base: &SeedBase,
+    size: Size,
+) -> anyhow::Result<Subjects> {
     let mut rng = Rng::new(&base.code);
     let geo = geography(&base.code);
     let (n_enterprises, n_persons, n_small) = match size {
@@ -160,10 +203,21 @@ pub async fn populate(state: &AppState, tx: &mut Tx, actor: &Actor, base: &SeedB
         let (trade, section) = *rng.pick(TRADES);
         let mut name = format!("{}{}{}有限公司", geo.short, firm_stem(&mut rng), trade);
         while !used_names.insert(name.clone()) {
-            name = format!("{}{}{}{}有限公司", geo.short, firm_stem(&mut rng), rng.pick(SYLLABLES), trade);
+            name = format!(
+                "{}{}{}{}有限公司",
+                geo.short,
+                firm_stem(&mut rng),
+                rng.pick(SYLLABLES),
+                trade
+            );
         }
         let region = *rng.pick(geo.districts);
-        let founded = NaiveDate::from_ymd_opt(rng.range(2008, 2025) as i32, rng.range(1, 12) as u32, rng.range(1, 28) as u32).expect("valid date");
+        let founded = NaiveDate::from_ymd_opt(
+            rng.range(2008, 2025) as i32,
+            rng.range(1, 12) as u32,
+            rng.range(1, 28) as u32,
+        )
+        .expect("valid date");
         let e = NewEnterprise {
             uscc: uscc(&mut rng, region),
             name,
@@ -186,13 +240,18 @@ pub async fn populate(state: &AppState, tx: &mut Tx, actor: &Actor, base: &SeedB
     // People and talents.
     for _ in 0..n_persons {
         let region = *rng.pick(geo.districts);
-        let birth = NaiveDate::from_ymd_opt(rng.range(1965, 2002) as i32, rng.range(1, 12) as u32, rng.range(1, 28) as u32).expect("valid date");
+        let birth = NaiveDate::from_ymd_opt(
+            rng.range(1965, 2002) as i32,
+            rng.range(1, 12) as u32,
+            rng.range(1, 28) as u32,
+        )
+        .expect("valid date");
         let first17 = format!("{region}{}{:03}", birth.format("%Y%m%d"), rng.below(1000));
         let p = NewPerson {
             name: person_name(&mut rng),
             id_number: IdCardNumber::with_check_digit(&first17).expect("generated ID number is well-formed"),
             phone: Some(phone(&mut rng)),
-            talent_level: *rng.pick(&["none", "none", "none", "b", "c", "d"]),
+            talent_level: rng.pick::<&str>(&["none", "none", "none", "b", "c", "d"]),
             employer: format!("{}{}科技有限公司", geo.short, firm_stem(&mut rng)),
         };
         // A repeated ID number (1 in 10^3 per district-day) is simply skipped.
@@ -200,19 +259,26 @@ pub async fn populate(state: &AppState, tx: &mut Tx, actor: &Actor, base: &SeedB
     }
 
     // Carriers.
-    let carrier_kinds = [("makerspace", "众创空间"), ("incubator", "孵化器"), ("accelerator", "加速器"), ("industrial_park", "产业园")];
+    let carrier_kinds = [
+        ("makerspace", "众创空间"),
+        ("incubator", "孵化器"),
+        ("accelerator", "加速器"),
+        ("industrial_park", "产业园"),
+    ];
     for i in 0..(6 + 6 * n_small) {
         let (kind, label) = carrier_kinds[i % 4];
         let seats = rng.range(40, 600);
         let c = NewCarrier {
             name: format!("{}{}{}", geo.short, firm_stem(&mut rng), label),
             kind,
-            level: *rng.pick(&["national", "provincial", "municipal", "none"]),
+            level: rng.pick::<&str>(&["national", "provincial", "municipal", "none"]),
             area_m2: rng.range(800, 60_000),
             seats,
             occupied_seats: rng.range(0, seats),
         };
-        carrier::create(state, tx, actor, &base.id, &c, true).await.map_err(|e| anyhow::anyhow!("demo carrier: {e:?}"))?;
+        carrier::create(state, tx, actor, &base.id, &c, true)
+            .await
+            .map_err(|e| anyhow::anyhow!("demo carrier: {e:?}"))?;
     }
 
     let dir = |e: crate::web::error::AppError| anyhow::anyhow!("demo directory: {e:?}");
@@ -224,41 +290,131 @@ pub async fn populate(state: &AppState, tx: &mut Tx, actor: &Actor, base: &SeedB
         let name = format!("{}团队", firm_stem(&mut rng));
         let project = format!("{}{}项目", firm_stem(&mut rng), rng.pick(TRADES).0);
         let leader = person_name(&mut rng);
-        let id = directory::insert(state, tx, actor, &base.id, DirectoryTable::Teams,
-            &[DirValue::Text(&name), DirValue::Text(&project), DirValue::Text(&leader), DirValue::Int(rng.range(2, 12))], true).await.map_err(dir)?;
+        let id = directory::insert(
+            state,
+            tx,
+            actor,
+            &base.id,
+            DirectoryTable::Teams,
+            &[
+                DirValue::Text(&name),
+                DirValue::Text(&project),
+                DirValue::Text(&leader),
+                DirValue::Int(rng.range(2, 12)),
+            ],
+            true,
+        )
+        .await
+        .map_err(dir)?;
         first(&mut team, id);
     }
     for _ in 0..(6 + 14 * n_small) {
         let region = *rng.pick(geo.districts);
-        let name = format!("{}{}{}服务有限公司", geo.short, firm_stem(&mut rng), rng.pick(&["知识产权", "检测认证", "会计", "律师事务", "人力资源", "科技咨询"]));
+        let name = format!(
+            "{}{}{}服务有限公司",
+            geo.short,
+            firm_stem(&mut rng),
+            rng.pick(&["知识产权", "检测认证", "会计", "律师事务", "人力资源", "科技咨询"])
+        );
         let code = uscc(&mut rng, region);
         let mut cats: Vec<&str> = (0..rng.range(1, 3)).map(|_| *rng.pick(SERVICE_CATEGORIES)).collect();
         cats.sort();
         cats.dedup();
-        let id = directory::insert(state, tx, actor, &base.id, DirectoryTable::Providers,
-            &[DirValue::Text(&name), DirValue::Text(code.as_str()), DirValue::Text(&cats.join(","))], true).await.map_err(dir)?;
+        let id = directory::insert(
+            state,
+            tx,
+            actor,
+            &base.id,
+            DirectoryTable::Providers,
+            &[
+                DirValue::Text(&name),
+                DirValue::Text(code.as_str()),
+                DirValue::Text(&cats.join(",")),
+            ],
+            true,
+        )
+        .await
+        .map_err(dir)?;
         first(&mut provider, id);
     }
     for i in 0..(4 + 6 * n_small) {
-        let (kind, suffix) = [("angel", "天使投资"), ("vc", "创业投资基金"), ("bank", "银行科技支行"), ("guidance_fund", "创新创业引导基金")][i % 4];
+        let (kind, suffix) = [
+            ("angel", "天使投资"),
+            ("vc", "创业投资基金"),
+            ("bank", "银行科技支行"),
+            ("guidance_fund", "创新创业引导基金"),
+        ][i % 4];
         let name = format!("{}{}{}", geo.short, firm_stem(&mut rng), suffix);
         let focus = format!("{},{}", rng.pick(TRADES).1, rng.pick(TRADES).1);
-        let id = directory::insert(state, tx, actor, &base.id, DirectoryTable::Investors,
-            &[DirValue::Text(&name), DirValue::Text(kind), DirValue::Int(rng.range(1, 200) * 1_000_000 * 100), DirValue::Text(&focus)], true).await.map_err(dir)?;
+        let id = directory::insert(
+            state,
+            tx,
+            actor,
+            &base.id,
+            DirectoryTable::Investors,
+            &[
+                DirValue::Text(&name),
+                DirValue::Text(kind),
+                DirValue::Int(rng.range(1, 200) * 1_000_000 * 100),
+                DirValue::Text(&focus),
+            ],
+            true,
+        )
+        .await
+        .map_err(dir)?;
         first(&mut investor, id);
     }
     for _ in 0..(8 + 17 * n_small) {
         let name = person_name(&mut rng);
-        let org = format!("{}{}", geo.short, rng.pick(&["理工学院", "科技研究院", "会计师事务所", "律师事务所", "创业投资有限公司", "产业技术研究院"]));
+        let org = format!(
+            "{}{}",
+            geo.short,
+            rng.pick(&[
+                "理工学院",
+                "科技研究院",
+                "会计师事务所",
+                "律师事务所",
+                "创业投资有限公司",
+                "产业技术研究院"
+            ])
+        );
         let title = *rng.pick(&["教授", "研究员", "高级工程师", "注册会计师", "合伙人", "副教授"]);
         let mut fields: Vec<&str> = (0..2).map(|_| *rng.pick(EXPERT_FIELDS)).collect();
         fields.dedup();
-        let id = directory::insert(state, tx, actor, &base.id, DirectoryTable::Experts,
-            &[DirValue::Text(&name), DirValue::Text(&org), DirValue::Text(title), DirValue::Text(&fields.join(","))], true).await.map_err(dir)?;
+        let id = directory::insert(
+            state,
+            tx,
+            actor,
+            &base.id,
+            DirectoryTable::Experts,
+            &[
+                DirValue::Text(&name),
+                DirValue::Text(&org),
+                DirValue::Text(title),
+                DirValue::Text(&fields.join(",")),
+            ],
+            true,
+        )
+        .await
+        .map_err(dir)?;
         first(&mut expert, id);
     }
-    for (name, kind) in [(format!("{}应用技术学院", geo.short), "university"), (format!("{}产业技术研究院", geo.short), "institute"), (format!("{}海洋科技研究院", geo.short), "institute")] {
-        directory::insert(state, tx, actor, &base.id, DirectoryTable::Institutes, &[DirValue::Text(&name), DirValue::Text(kind)], true).await.map_err(dir)?;
+    for (name, kind) in [
+        (format!("{}应用技术学院", geo.short), "university"),
+        (format!("{}产业技术研究院", geo.short), "institute"),
+        (format!("{}海洋科技研究院", geo.short), "institute"),
+    ] {
+        directory::insert(
+            state,
+            tx,
+            actor,
+            &base.id,
+            DirectoryTable::Institutes,
+            &[DirValue::Text(&name), DirValue::Text(kind)],
+            true,
+        )
+        .await
+        .map_err(dir)?;
     }
 
     Ok(Subjects {

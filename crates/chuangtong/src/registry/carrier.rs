@@ -52,7 +52,11 @@ impl Carrier {
     }
     /// Occupancy in whole percent, rounded down (integers only, no floats).
     pub fn occupancy_percent(&self) -> i64 {
-        if self.seats == 0 { 0 } else { self.occupied_seats * 100 / self.seats }
+        if self.seats == 0 {
+            0
+        } else {
+            self.occupied_seats * 100 / self.seats
+        }
     }
 }
 
@@ -100,7 +104,11 @@ impl TryFrom<&CarrierForm> for NewCarrier {
         let occupied = parse_count(&mut e, "occupied_seats", "已入驻工位数", &f.occupied_seats);
         if let (Some(s), Some(o)) = (seats, occupied) {
             if o > s {
-                e.push("occupied_seats", "carrier.over_occupied", format!("已入驻工位数（{o}）不能超过工位数（{s}）"));
+                e.push(
+                    "occupied_seats",
+                    "carrier.over_occupied",
+                    format!("已入驻工位数（{o}）不能超过工位数（{s}）"),
+                );
             }
         }
         if !e.is_empty() {
@@ -117,7 +125,14 @@ impl TryFrom<&CarrierForm> for NewCarrier {
     }
 }
 
-pub async fn create(state: &AppState, tx: &mut Tx, actor: &Actor, base_id: &str, c: &NewCarrier, synthetic: bool) -> Result<String, AppError> {
+pub async fn create(
+    state: &AppState,
+    tx: &mut Tx,
+    actor: &Actor,
+    base_id: &str,
+    c: &NewCarrier,
+    synthetic: bool,
+) -> Result<String, AppError> {
     let id = crate::new_id();
     sqlx::query(
         "INSERT INTO carriers (id, base_id, name, kind, level, area_m2, seats, occupied_seats, synthetic, created_at) \
@@ -145,8 +160,10 @@ pub async fn create(state: &AppState, tx: &mut Tx, actor: &Actor, base_id: &str,
             entity: "carrier",
             entity_id: Some(&id),
             before: None,
-            after: Some(json!({ "name": c.name, "kind": c.kind, "level": c.level, "area_m2": c.area_m2,
-                "seats": c.seats, "occupied_seats": c.occupied_seats, "synthetic": synthetic })),
+            after: Some(
+                json!({ "name": c.name, "kind": c.kind, "level": c.level, "area_m2": c.area_m2,
+                "seats": c.seats, "occupied_seats": c.occupied_seats, "synthetic": synthetic }),
+            ),
         },
     )
     .await?;

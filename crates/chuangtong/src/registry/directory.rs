@@ -96,7 +96,14 @@ pub async fn teams(state: &AppState, base_id: &str, q: &ListQuery) -> Result<Vec
     Ok(rows(state, &sql, base_id, q)
         .await?
         .iter()
-        .map(|r| Team { id: r.get(0), name: r.get(1), project: r.get(2), leader_name: r.get(3), members: r.get(4), synthetic: r.get::<i64, _>(5) == 1 })
+        .map(|r| Team {
+            id: r.get(0),
+            name: r.get(1),
+            project: r.get(2),
+            leader_name: r.get(3),
+            members: r.get(4),
+            synthetic: r.get::<i64, _>(5) == 1,
+        })
         .collect())
 }
 
@@ -105,7 +112,13 @@ pub async fn providers(state: &AppState, base_id: &str, q: &ListQuery) -> Result
     Ok(rows(state, &sql, base_id, q)
         .await?
         .iter()
-        .map(|r| Provider { id: r.get(0), name: r.get(1), uscc: r.get(2), categories: split(r.get(3)), synthetic: r.get::<i64, _>(4) == 1 })
+        .map(|r| Provider {
+            id: r.get(0),
+            name: r.get(1),
+            uscc: r.get(2),
+            categories: split(r.get(3)),
+            synthetic: r.get::<i64, _>(4) == 1,
+        })
         .collect())
 }
 
@@ -114,7 +127,14 @@ pub async fn investors(state: &AppState, base_id: &str, q: &ListQuery) -> Result
     Ok(rows(state, &sql, base_id, q)
         .await?
         .iter()
-        .map(|r| Investor { id: r.get(0), name: r.get(1), kind: r.get(2), fund_size_fen: r.get(3), focus: split(r.get(4)), synthetic: r.get::<i64, _>(5) == 1 })
+        .map(|r| Investor {
+            id: r.get(0),
+            name: r.get(1),
+            kind: r.get(2),
+            fund_size_fen: r.get(3),
+            focus: split(r.get(4)),
+            synthetic: r.get::<i64, _>(5) == 1,
+        })
         .collect())
 }
 
@@ -123,7 +143,14 @@ pub async fn experts(state: &AppState, base_id: &str, q: &ListQuery) -> Result<V
     Ok(rows(state, &sql, base_id, q)
         .await?
         .iter()
-        .map(|r| Expert { id: r.get(0), name: r.get(1), organisation: r.get(2), title: r.get(3), fields: split(r.get(4)), synthetic: r.get::<i64, _>(5) == 1 })
+        .map(|r| Expert {
+            id: r.get(0),
+            name: r.get(1),
+            organisation: r.get(2),
+            title: r.get(3),
+            fields: split(r.get(4)),
+            synthetic: r.get::<i64, _>(5) == 1,
+        })
         .collect())
 }
 
@@ -132,7 +159,12 @@ pub async fn institutes(state: &AppState, base_id: &str, q: &ListQuery) -> Resul
     Ok(rows(state, &sql, base_id, q)
         .await?
         .iter()
-        .map(|r| Institute { id: r.get(0), name: r.get(1), kind: r.get(2), synthetic: r.get::<i64, _>(3) == 1 })
+        .map(|r| Institute {
+            id: r.get(0),
+            name: r.get(1),
+            kind: r.get(2),
+            synthetic: r.get::<i64, _>(3) == 1,
+        })
         .collect())
 }
 
@@ -172,7 +204,10 @@ pub async fn insert(
             }
         };
     }
-    q.bind(synthetic as i64).bind(time::now_text()).execute(&mut **tx).await?;
+    q.bind(synthetic as i64)
+        .bind(time::now_text())
+        .execute(&mut **tx)
+        .await?;
     after.insert("synthetic".into(), json!(synthetic));
     audit::append(
         tx,

@@ -111,7 +111,10 @@ impl TryFrom<&EnterpriseForm> for NewEnterprise {
                 None
             }
         };
-        let registered_capital = e.take("registered_capital_yuan", Fen::from_yuan_str(&f.registered_capital_yuan));
+        let registered_capital = e.take(
+            "registered_capital_yuan",
+            Fen::from_yuan_str(&f.registered_capital_yuan),
+        );
         let employees = parse_count(&mut e, "employees", "从业人数", &f.employees);
         let contact_phone = if f.contact_phone.trim().is_empty() {
             Some(None)
@@ -152,9 +155,13 @@ fn from_row(state: &AppState, r: &sqlx::any::AnyRow) -> Enterprise {
         id: r.get(0),
         uscc: r.get(1),
         name: r.get(2),
-        region_name: RegionCode::parse(&region_code).map(|c| c.full_name()).unwrap_or_default(),
+        region_name: RegionCode::parse(&region_code)
+            .map(|c| c.full_name())
+            .unwrap_or_default(),
         region_code,
-        industry_name: IndustrySection::parse(&industry).map(|s| s.name().to_string()).unwrap_or_default(),
+        industry_name: IndustrySection::parse(&industry)
+            .map(|s| s.name().to_string())
+            .unwrap_or_default(),
         industry,
         founded_on: r.get(5),
         registered_capital_fen: r.get(6),
@@ -171,7 +178,12 @@ fn from_row(state: &AppState, r: &sqlx::any::AnyRow) -> Enterprise {
     }
 }
 
-pub async fn list(state: &AppState, base_id: &str, view: &EnterpriseView, q: &ListQuery) -> Result<(Vec<Enterprise>, i64), AppError> {
+pub async fn list(
+    state: &AppState,
+    base_id: &str,
+    view: &EnterpriseView,
+    q: &ListQuery,
+) -> Result<(Vec<Enterprise>, i64), AppError> {
     let own = match view {
         EnterpriseView::All => None,
         EnterpriseView::Own(id) => Some(id.as_str()),
@@ -206,12 +218,14 @@ pub async fn get(state: &AppState, base_id: &str, view: &EnterpriseView, id: &st
             return Err(AppError::NotFound);
         }
     }
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM enterprises WHERE base_id = $1 AND id = $2"))
-        .bind(base_id)
-        .bind(id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM enterprises WHERE base_id = $1 AND id = $2"
+    ))
+    .bind(base_id)
+    .bind(id)
+    .fetch_optional(state.db.pool())
+    .await?
+    .ok_or(AppError::NotFound)?;
     Ok(from_row(state, &row))
 }
 
@@ -252,7 +266,11 @@ pub async fn create(
     .await;
     if let Err(err) = result {
         return Err(if unique_violation(&err) {
-            AppError::field("uscc", "uscc.duplicate", format!("统一社会信用代码 {} 已在本基地登记", e.uscc))
+            AppError::field(
+                "uscc",
+                "uscc.duplicate",
+                format!("统一社会信用代码 {} 已在本基地登记", e.uscc),
+            )
         } else {
             err.into()
         });
@@ -281,7 +299,12 @@ pub async fn create(
 }
 
 /// The use case behind "登记企业": one transaction, one audit entry.
-pub async fn register(state: &AppState, actor: &Actor, base_id: &str, form: &EnterpriseForm) -> Result<String, AppError> {
+pub async fn register(
+    state: &AppState,
+    actor: &Actor,
+    base_id: &str,
+    form: &EnterpriseForm,
+) -> Result<String, AppError> {
     let new = NewEnterprise::try_from(form).map_err(|e| AppError::Validation(e.0))?;
     let mut tx = state.db.begin().await?;
     let id = create(state, &mut tx, actor, base_id, &new, Origin { synthetic: false }).await?;
@@ -290,7 +313,12 @@ pub async fn register(state: &AppState, actor: &Actor, base_id: &str, form: &Ent
 }
 
 /// The contact phone in clear, for a role that needs it; the viewing is audited.
-pub async fn reveal_contact(state: &AppState, actor: &Actor, base_id: &str, id: &str) -> Result<Option<String>, AppError> {
+pub async fn reveal_contact(
+    state: &AppState,
+    actor: &Actor,
+    base_id: &str,
+    id: &str,
+) -> Result<Option<String>, AppError> {
     let mut tx = state.db.begin().await?;
     let enc: Option<String> = sqlx::query("SELECT contact_phone_enc FROM enterprises WHERE base_id = $1 AND id = $2")
         .bind(base_id)
@@ -304,7 +332,14 @@ pub async fn reveal_contact(state: &AppState, actor: &Actor, base_id: &str, id: 
         &mut tx,
         &state.keys,
         actor,
-        Entry { base_id: Some(base_id), action: "pii.viewed", entity: "enterprise", entity_id: Some(id), before: None, after: Some(json!({ "fields": ["contact_phone"] })) },
+        Entry {
+            base_id: Some(base_id),
+            action: "pii.viewed",
+            entity: "enterprise",
+            entity_id: Some(id),
+            before: None,
+            after: Some(json!({ "fields": ["contact_phone"] })),
+        },
     )
     .await?;
     tx.commit().await?;

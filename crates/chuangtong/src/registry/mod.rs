@@ -35,7 +35,11 @@ pub mod access {
             return Ok(EnterpriseView::All);
         }
         if scope.has(Role::Enterprise) {
-            return scope.subject_id.clone().map(EnterpriseView::Own).ok_or(AppError::Forbidden);
+            return scope
+                .subject_id
+                .clone()
+                .map(EnterpriseView::Own)
+                .ok_or(AppError::Forbidden);
         }
         Err(AppError::Forbidden)
     }
@@ -91,14 +95,24 @@ pub fn parse_count(errors: &mut crate::web::error::FieldErrors, field: &str, lab
     match s.trim().parse::<i64>() {
         Ok(n) if (0..=1_000_000_000).contains(&n) => Some(n),
         _ => {
-            errors.push(field, "number.invalid", format!("{label}应为非负整数，收到“{}”", s.trim()));
+            errors.push(
+                field,
+                "number.invalid",
+                format!("{label}应为非负整数，收到“{}”", s.trim()),
+            );
             None
         }
     }
 }
 
 /// Checks a required text field and its length.
-pub fn required_text(errors: &mut crate::web::error::FieldErrors, field: &str, label: &str, s: &str, max: usize) -> Option<String> {
+pub fn required_text(
+    errors: &mut crate::web::error::FieldErrors,
+    field: &str,
+    label: &str,
+    s: &str,
+    max: usize,
+) -> Option<String> {
     let t = s.trim();
     if t.is_empty() {
         errors.push(field, "text.required", format!("请填写{label}"));

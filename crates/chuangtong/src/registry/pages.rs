@@ -19,7 +19,10 @@ use crate::web::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/b/{base}/registry/enterprises", get(enterprises_page))
-        .route("/b/{base}/registry/enterprises/new", get(new_enterprise_page).post(new_enterprise_submit))
+        .route(
+            "/b/{base}/registry/enterprises/new",
+            get(new_enterprise_page).post(new_enterprise_submit),
+        )
         .route("/b/{base}/registry/enterprises/{id}", get(enterprise_page))
         .route("/b/{base}/registry/{section}", get(section_page))
 }
@@ -35,7 +38,11 @@ struct EnterprisesPage {
     can_create: bool,
 }
 
-async fn enterprises_page(State(state): State<AppState>, PageScope(scope): PageScope, Query(q): Query<ListQuery>) -> PageResult<impl IntoResponse> {
+async fn enterprises_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Query(q): Query<ListQuery>,
+) -> PageResult<impl IntoResponse> {
     let view = access::enterprises(&scope)?;
     let (items, total) = enterprise::list(&state, &scope.base.id, &view, &q).await?;
     Ok(page(&EnterprisesPage {
@@ -56,10 +63,18 @@ struct EnterprisePage {
     e: Enterprise,
 }
 
-async fn enterprise_page(State(state): State<AppState>, PageScope(scope): PageScope, Path((_, id)): Path<(String, String)>) -> PageResult<impl IntoResponse> {
+async fn enterprise_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult<impl IntoResponse> {
     let view = access::enterprises(&scope)?;
     let e = enterprise::get(&state, &scope.base.id, &view, &id).await?;
-    Ok(page(&EnterprisePage { nav: Nav::for_scope(&scope), base_code: scope.base.code.clone(), e }))
+    Ok(page(&EnterprisePage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        e,
+    }))
 }
 
 #[derive(Template)]
@@ -79,9 +94,19 @@ impl NewEnterprisePage {
         vec![
             ("name", "企业名称", f.name.as_str(), ""),
             ("uscc", "统一社会信用代码", f.uscc.as_str(), "18位，含校验码"),
-            ("region_code", "所在地行政区划代码", f.region_code.as_str(), "GB/T 2260 六位代码，如 350105"),
+            (
+                "region_code",
+                "所在地行政区划代码",
+                f.region_code.as_str(),
+                "GB/T 2260 六位代码，如 350105",
+            ),
             ("founded_on", "成立日期", f.founded_on.as_str(), "YYYY-MM-DD"),
-            ("registered_capital_yuan", "注册资本（元）", f.registered_capital_yuan.as_str(), "最多两位小数"),
+            (
+                "registered_capital_yuan",
+                "注册资本（元）",
+                f.registered_capital_yuan.as_str(),
+                "最多两位小数",
+            ),
             ("employees", "从业人数", f.employees.as_str(), ""),
             ("address", "地址", f.address.as_str(), ""),
             ("contact_name", "联系人", f.contact_name.as_str(), ""),
@@ -113,7 +138,11 @@ struct NewEnterpriseSubmit {
     form: EnterpriseForm,
 }
 
-async fn new_enterprise_submit(State(state): State<AppState>, PageScope(scope): PageScope, Form(body): Form<NewEnterpriseSubmit>) -> PageResult<Response> {
+async fn new_enterprise_submit(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Form(body): Form<NewEnterpriseSubmit>,
+) -> PageResult<Response> {
     scope.user.check_csrf(&body.csrf)?;
     access::create_enterprise(&scope)?;
     match enterprise::register(&state, &scope.user.actor(), &scope.base.id, &body.form).await {
@@ -132,6 +161,9 @@ async fn new_enterprise_submit(State(state): State<AppState>, PageScope(scope): 
         Err(e) => Err(e.into()),
     }
 }
+
+/// One table row: its cells and whether the record is synthetic demo data.
+type Row = (Vec<String>, bool);
 
 /// A simple table page for the directory sections and people.
 #[derive(Template)]
@@ -155,46 +187,151 @@ async fn section_page(
 ) -> PageResult<impl IntoResponse> {
     let base_id = scope.base.id.clone();
     let mut note = "";
-    let (title, headers, rows): (&'static str, Vec<&'static str>, Vec<(Vec<String>, bool)>) = match section.as_str() {
+    let (title, headers, rows): (&'static str, Vec<&'static str>, Vec<Row>) = match section.as_str() {
         "persons" => {
             access::persons(&scope)?;
             note = "身份证号和手机号已脱敏显示；查看明文须基地管理员权限，并记入审计日志。";
             let items = person::list(&state, &base_id, &q).await?;
-            ("人才", vec!["姓名", "身份证号", "手机号", "人才层次", "工作单位"],
-             items.into_iter().map(|p| (vec![p.name, p.id_number_masked, p.phone_masked.unwrap_or_default(), person::talent_label(&p.talent_level).into(), p.employer], p.synthetic)).collect())
+            (
+                "人才",
+                vec!["姓名", "身份证号", "手机号", "人才层次", "工作单位"],
+                items
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            vec![
+                                p.name,
+                                p.id_number_masked,
+                                p.phone_masked.unwrap_or_default(),
+                                person::talent_label(&p.talent_level).into(),
+                                p.employer,
+                            ],
+                            p.synthetic,
+                        )
+                    })
+                    .collect(),
+            )
         }
         "carriers" => {
             let items = carrier::list(&state, &base_id, &q).await?;
-            ("载体（众创空间、孵化器、加速器、产业园）", vec!["名称", "类型", "级别", "面积（㎡）", "工位", "入驻率"],
-             items.into_iter().map(|c| (vec![c.name.clone(), c.kind_label().into(), c.level_label().into(), c.area_m2.to_string(), format!("{}/{}", c.occupied_seats, c.seats), format!("{}%", c.occupancy_percent())], c.synthetic)).collect())
+            (
+                "载体（众创空间、孵化器、加速器、产业园）",
+                vec!["名称", "类型", "级别", "面积（㎡）", "工位", "入驻率"],
+                items
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            vec![
+                                c.name.clone(),
+                                c.kind_label().into(),
+                                c.level_label().into(),
+                                c.area_m2.to_string(),
+                                format!("{}/{}", c.occupied_seats, c.seats),
+                                format!("{}%", c.occupancy_percent()),
+                            ],
+                            c.synthetic,
+                        )
+                    })
+                    .collect(),
+            )
         }
         "teams" => {
             let items = directory::teams(&state, &base_id, &q).await?;
-            ("创业团队", vec!["团队", "项目", "负责人", "人数"],
-             items.into_iter().map(|t| (vec![t.name, t.project, t.leader_name, t.members.to_string()], t.synthetic)).collect())
+            (
+                "创业团队",
+                vec!["团队", "项目", "负责人", "人数"],
+                items
+                    .into_iter()
+                    .map(|t| {
+                        (
+                            vec![t.name, t.project, t.leader_name, t.members.to_string()],
+                            t.synthetic,
+                        )
+                    })
+                    .collect(),
+            )
         }
         "providers" => {
             let items = directory::providers(&state, &base_id, &q).await?;
-            ("服务机构", vec!["名称", "统一社会信用代码", "服务类别"],
-             items.into_iter().map(|p| (vec![p.name, p.uscc, p.categories.join("、")], p.synthetic)).collect())
+            (
+                "服务机构",
+                vec!["名称", "统一社会信用代码", "服务类别"],
+                items
+                    .into_iter()
+                    .map(|p| (vec![p.name, p.uscc, p.categories.join("、")], p.synthetic))
+                    .collect(),
+            )
         }
         "investors" => {
             let items = directory::investors(&state, &base_id, &q).await?;
-            ("投资机构与银行", vec!["名称", "类型", "基金规模（元）", "关注行业"],
-             items.into_iter().map(|i| (vec![i.name.clone(), i.kind_label().into(), Fen::from_fen(i.fund_size_fen).to_yuan_string_grouped(),
-                 i.focus.iter().filter_map(|f| IndustrySection::parse(f).ok()).map(|s| s.name()).collect::<Vec<_>>().join("、")], i.synthetic)).collect())
+            (
+                "投资机构与银行",
+                vec!["名称", "类型", "基金规模（元）", "关注行业"],
+                items
+                    .into_iter()
+                    .map(|i| {
+                        (
+                            vec![
+                                i.name.clone(),
+                                i.kind_label().into(),
+                                Fen::from_fen(i.fund_size_fen).to_yuan_string_grouped(),
+                                i.focus
+                                    .iter()
+                                    .filter_map(|f| IndustrySection::parse(f).ok())
+                                    .map(|s| s.name())
+                                    .collect::<Vec<_>>()
+                                    .join("、"),
+                            ],
+                            i.synthetic,
+                        )
+                    })
+                    .collect(),
+            )
         }
         "experts" => {
             let items = directory::experts(&state, &base_id, &q).await?;
-            ("评审专家", vec!["姓名", "单位", "职称", "领域"],
-             items.into_iter().map(|x| (vec![x.name, x.organisation, x.title, x.fields.join("、")], x.synthetic)).collect())
+            (
+                "评审专家",
+                vec!["姓名", "单位", "职称", "领域"],
+                items
+                    .into_iter()
+                    .map(|x| (vec![x.name, x.organisation, x.title, x.fields.join("、")], x.synthetic))
+                    .collect(),
+            )
         }
         "institutes" => {
             let items = directory::institutes(&state, &base_id, &q).await?;
-            ("高校和科研院所", vec!["名称", "类型"],
-             items.into_iter().map(|i| (vec![i.name, if i.kind == "university" { "高校".into() } else { "科研院所".into() }], i.synthetic)).collect())
+            (
+                "高校和科研院所",
+                vec!["名称", "类型"],
+                items
+                    .into_iter()
+                    .map(|i| {
+                        (
+                            vec![
+                                i.name,
+                                if i.kind == "university" {
+                                    "高校".into()
+                                } else {
+                                    "科研院所".into()
+                                },
+                            ],
+                            i.synthetic,
+                        )
+                    })
+                    .collect(),
+            )
         }
         _ => return Err(AppError::NotFound.into()),
     };
-    Ok(page(&TablePage { nav: Nav::for_scope(&scope), base_code: scope.base.code.clone(), title, section, headers, rows, q: q.q.unwrap_or_default(), note }))
+    Ok(page(&TablePage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        title,
+        section,
+        headers,
+        rows,
+        q: q.q.unwrap_or_default(),
+        note,
+    }))
 }

@@ -22,7 +22,11 @@ pub const TALENT_LEVELS: [(&str, &str); 5] = [
 ];
 
 pub fn talent_label(code: &str) -> &'static str {
-    TALENT_LEVELS.iter().find(|(c, _)| *c == code).map(|(_, l)| *l).unwrap_or("未认定")
+    TALENT_LEVELS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map(|(_, l)| *l)
+        .unwrap_or("未认定")
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -66,11 +70,23 @@ impl TryFrom<&PersonForm> for NewPerson {
         let mut e = FieldErrors::default();
         let name = required_text(&mut e, "name", "姓名", &f.name, 50);
         let id_number = e.take("id_number", IdCardNumber::parse(&f.id_number));
-        let phone = if f.phone.trim().is_empty() { Some(None) } else { e.take("phone", Phone::parse(&f.phone)).map(Some) };
-        let level = if f.talent_level.trim().is_empty() { "none" } else { f.talent_level.trim() };
+        let phone = if f.phone.trim().is_empty() {
+            Some(None)
+        } else {
+            e.take("phone", Phone::parse(&f.phone)).map(Some)
+        };
+        let level = if f.talent_level.trim().is_empty() {
+            "none"
+        } else {
+            f.talent_level.trim()
+        };
         let talent_level = TALENT_LEVELS.iter().find(|(c, _)| *c == level).map(|(c, _)| *c);
         if talent_level.is_none() {
-            e.push("talent_level", "talent_level.unknown", format!("人才层次“{level}”不在可选范围内"));
+            e.push(
+                "talent_level",
+                "talent_level.unknown",
+                format!("人才层次“{level}”不在可选范围内"),
+            );
         }
         if !e.is_empty() {
             return Err(e);
@@ -85,7 +101,14 @@ impl TryFrom<&PersonForm> for NewPerson {
     }
 }
 
-pub async fn create(state: &AppState, tx: &mut Tx, actor: &Actor, base_id: &str, p: &NewPerson, synthetic: bool) -> Result<String, AppError> {
+pub async fn create(
+    state: &AppState,
+    tx: &mut Tx,
+    actor: &Actor,
+    base_id: &str,
+    p: &NewPerson,
+    synthetic: bool,
+) -> Result<String, AppError> {
     let id = crate::new_id();
     let result = sqlx::query(
         "INSERT INTO persons (id, base_id, name, id_number_enc, id_number_digest, id_number_masked, phone_enc, \
@@ -179,12 +202,22 @@ pub async fn reveal(state: &AppState, actor: &Actor, base_id: &str, id: &str) ->
         .await?
         .ok_or(AppError::NotFound)?;
     let id_number = state.keys.decrypt_pii(&row.get::<String, _>(0))?;
-    let phone = row.get::<Option<String>, _>(1).map(|c| state.keys.decrypt_pii(&c)).transpose()?;
+    let phone = row
+        .get::<Option<String>, _>(1)
+        .map(|c| state.keys.decrypt_pii(&c))
+        .transpose()?;
     audit::append(
         &mut tx,
         &state.keys,
         actor,
-        Entry { base_id: Some(base_id), action: "pii.viewed", entity: "person", entity_id: Some(id), before: None, after: Some(json!({ "fields": ["id_number", "phone"] })) },
+        Entry {
+            base_id: Some(base_id),
+            action: "pii.viewed",
+            entity: "person",
+            entity_id: Some(id),
+            before: None,
+            after: Some(json!({ "fields": ["id_number", "phone"] })),
+        },
     )
     .await?;
     tx.commit().await?;

@@ -27,10 +27,7 @@ macro_rules! migration {
     };
 }
 
-pub const MIGRATIONS: &[Migration] = &[
-    migration!(1, "0001_platform"),
-    migration!(2, "0002_registry"),
-];
+pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_platform"), migration!(2, "0002_registry")];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").
 const PG_LOCK_KEY: i64 = 0x6374_6d67;
@@ -49,10 +46,7 @@ pub async fn migrate(db: &Db) -> anyhow::Result<Vec<i64>> {
     result
 }
 
-async fn run_pending(
-    backend: Backend,
-    conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
-) -> anyhow::Result<Vec<i64>> {
+async fn run_pending(backend: Backend, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> anyhow::Result<Vec<i64>> {
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (\
            version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",

@@ -125,8 +125,7 @@ fn ensure_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
     }
     if let Some(parent) = std::path::Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("create directory {}", parent.display()))?;
+            std::fs::create_dir_all(parent).with_context(|| format!("create directory {}", parent.display()))?;
         }
     }
     Ok(())

@@ -93,7 +93,9 @@ fn base_from_row(r: &sqlx::any::AnyRow) -> Base {
 /// The bases a user may enter: their memberships, or every base for a platform administrator.
 pub async fn visible_bases(db: &Db, user: &CurrentUser) -> sqlx::Result<Vec<Base>> {
     let rows = if user.platform_admin {
-        sqlx::query(&format!("SELECT {BASE_COLUMNS} FROM bases ORDER BY code")).fetch_all(db.pool()).await?
+        sqlx::query(&format!("SELECT {BASE_COLUMNS} FROM bases ORDER BY code"))
+            .fetch_all(db.pool())
+            .await?
     } else {
         sqlx::query(&format!(
             "SELECT {BASE_COLUMNS} FROM bases WHERE id IN (SELECT base_id FROM memberships WHERE user_id = $1) ORDER BY code"
@@ -144,7 +146,13 @@ pub async fn org_units(db: &Db, base_id: &str) -> sqlx::Result<Vec<OrgUnit>> {
     .await?;
     Ok(rows
         .iter()
-        .map(|r| OrgUnit { id: r.get(0), parent_id: r.get(1), level: r.get(2), name: r.get(3), region_code: r.get(4) })
+        .map(|r| OrgUnit {
+            id: r.get(0),
+            parent_id: r.get(1),
+            level: r.get(2),
+            name: r.get(3),
+            region_code: r.get(4),
+        })
         .collect())
 }
 

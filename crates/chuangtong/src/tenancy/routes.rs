@@ -45,7 +45,10 @@ async fn home_page(State(state): State<AppState>, PageUser(user): PageUser) -> P
             BaseCard { base: b, role_label }
         })
         .collect();
-    Ok(page(&HomePage { nav: Nav::for_user(&user), cards }))
+    Ok(page(&HomePage {
+        nav: Nav::for_user(&user),
+        cards,
+    }))
 }
 
 #[derive(Template)]
@@ -62,7 +65,10 @@ struct BasePage {
 async fn base_page(State(state): State<AppState>, PageScope(scope): PageScope) -> PageResult<impl IntoResponse> {
     let base = super::get_base(&state.db, &scope.base.id).await?;
     let units = super::org_units(&state.db, &scope.base.id).await?;
-    let tree = super::tree_rows(&units).into_iter().map(|(d, u)| (d, u.clone())).collect();
+    let tree = super::tree_rows(&units)
+        .into_iter()
+        .map(|(d, u)| (d, u.clone()))
+        .collect();
     Ok(page(&BasePage {
         nav: Nav::for_scope(&scope),
         role_label: scope.role.map(|r| r.label()).unwrap_or("平台管理员").to_string(),

@@ -19,7 +19,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, code: &str, message: impl Into<String>) -> FieldError {
-        FieldError { field: field.into(), code: code.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 
     /// From a domain validation error.
@@ -80,9 +84,17 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     /// A refusal with its own status, e.g. 401 for a wrong password, 423 for a locked account.
     #[error("{message}")]
-    Rejected { status: StatusCode, code: &'static str, message: String },
+    Rejected {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     #[error("{message}")]
-    TooManyRequests { code: &'static str, message: String, retry_after_secs: u64 },
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("数据库暂不可用")]
     Unavailable,
     #[error(transparent)]
@@ -103,7 +115,11 @@ impl From<sqlx::Error> for AppError {
 
 impl AppError {
     pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
-        AppError::Rejected { status, code, message: message.into() }
+        AppError::Rejected {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> AppError {

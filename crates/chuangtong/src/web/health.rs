@@ -20,7 +20,10 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json:
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "up" }))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "down" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "database": "down" })),
+            )
         }
     }
 }

@@ -26,12 +26,19 @@ pub struct Nav {
 
 impl Nav {
     pub fn anonymous() -> Nav {
-        Nav { user: None, base: None, csrf: String::new(), is_admin: false }
+        Nav {
+            user: None,
+            base: None,
+            csrf: String::new(),
+            is_admin: false,
+        }
     }
 
     pub fn for_user(u: &CurrentUser) -> Nav {
         Nav {
-            user: Some(NavUser { display_name: u.display_name.clone() }),
+            user: Some(NavUser {
+                display_name: u.display_name.clone(),
+            }),
             base: None,
             csrf: u.csrf_token().to_string(),
             is_admin: u.platform_admin,
@@ -40,7 +47,10 @@ impl Nav {
 
     pub fn for_scope(s: &BaseScope) -> Nav {
         Nav {
-            base: Some(NavBase { code: s.base.code.clone(), name: s.base.name.clone() }),
+            base: Some(NavBase {
+                code: s.base.code.clone(),
+                name: s.base.name.clone(),
+            }),
             is_admin: s.is_admin(),
             ..Nav::for_user(&s.user)
         }

@@ -8,7 +8,10 @@ use crate::both;
 use crate::helpers::TestApp;
 
 async fn verify(app: &TestApp) -> Vec<String> {
-    chuangtong::audit::verify(&app.state.db, &app.state.keys).await.unwrap().problems
+    chuangtong::audit::verify(&app.state.db, &app.state.keys)
+        .await
+        .unwrap()
+        .problems
 }
 
 async fn exec(app: &TestApp, sql: &str) {
@@ -23,18 +26,39 @@ async fn tampering_is_detected(app: &TestApp) {
     // A fresh platform with demo data verifies clean.
     assert_eq!(verify(app).await, Vec::<String>::new());
     let chain = fz_chain(app).await;
-    let n = app.scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE chain = '{chain}'")).await;
+    let n = app
+        .scalar(&format!("SELECT COUNT(*) FROM audit_log WHERE chain = '{chain}'"))
+        .await;
     assert!(n > 100, "demo data is audited ({n})");
 
     // Edit: someone rewrites who did it.
-    exec(app, &format!("UPDATE audit_log SET actor_name = 'someone-else' WHERE chain = '{chain}' AND seq = 5")).await;
+    exec(
+        app,
+        &format!("UPDATE audit_log SET actor_name = 'someone-else' WHERE chain = '{chain}' AND seq = 5"),
+    )
+    .await;
     let p = verify(app).await;
-    assert!(p.iter().any(|m| m.contains("第5条") && m.contains("内容与哈希不符")), "{p:?}");
-    exec(app, &format!("UPDATE audit_log SET actor_name = 'system:demo' WHERE chain = '{chain}' AND seq = 5")).await;
-    assert_eq!(verify(app).await, Vec::<String>::new(), "restoring the original content restores the chain");
+    assert!(
+        p.iter().any(|m| m.contains("第5条") && m.contains("内容与哈希不符")),
+        "{p:?}"
+    );
+    exec(
+        app,
+        &format!("UPDATE audit_log SET actor_name = 'system:demo' WHERE chain = '{chain}' AND seq = 5"),
+    )
+    .await;
+    assert_eq!(
+        verify(app).await,
+        Vec::<String>::new(),
+        "restoring the original content restores the chain"
+    );
 
     // Delete in the middle.
-    exec(app, &format!("DELETE FROM audit_log WHERE chain = '{chain}' AND seq = 10")).await;
+    exec(
+        app,
+        &format!("DELETE FROM audit_log WHERE chain = '{chain}' AND seq = 10"),
+    )
+    .await;
     let p = verify(app).await;
     assert!(p.iter().any(|m| m.contains("第10条缺失")), "{p:?}");
 }
@@ -42,8 +66,14 @@ both!(tampering_is_detected);
 
 async fn deleting_the_tail_or_forging_an_entry_is_detected(app: &TestApp) {
     let chain = fz_chain(app).await;
-    let last = app.scalar(&format!("SELECT seq FROM audit_heads WHERE chain = '{chain}'")).await;
-    exec(app, &format!("DELETE FROM audit_log WHERE chain = '{chain}' AND seq = {last}")).await;
+    let last = app
+        .scalar(&format!("SELECT seq FROM audit_heads WHERE chain = '{chain}'"))
+        .await;
+    exec(
+        app,
+        &format!("DELETE FROM audit_log WHERE chain = '{chain}' AND seq = {last}"),
+    )
+    .await;
     let p = verify(app).await;
     assert!(p.iter().any(|m| m.contains("尾部条目被删除")), "{p:?}");
 
@@ -68,7 +98,14 @@ async fn every_change_through_the_api_is_chained(app: &TestApp) {
     assert_eq!(first["actor_name"], "fz-admin");
     assert!(first["after"].as_str().unwrap().contains("审计测试孵化器"));
     // Only base admins read it; only platform admins verify everything.
-    assert_eq!(app.api_as("fz-steward").await.get("/api/v1/bases/R08/audit").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.api_as("fz-steward")
+            .await
+            .get("/api/v1/bases/R08/audit")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(admin.get("/api/v1/audit/verify").await.status(), StatusCode::FORBIDDEN);
     let report = app.api_as("admin").await.get_json("/api/v1/audit/verify").await;
     assert_eq!(report["problems"].as_array().unwrap().len(), 0);
@@ -91,7 +128,16 @@ async fn concurrent_appends_from_two_instances_keep_one_chain(app: &TestApp) {
         let uscc = chuangtong_domain::Uscc::with_check_char(&format!("91350105MA{:07}", 3000 + i)).unwrap();
         let body = json!({ "uscc": uscc.as_str(), "name": format!("并发{name}{i}有限公司"), "region_code": "350105", "industry": "C",
             "founded_on": "2020-01-01", "registered_capital_yuan": "1", "employees": "1" });
-        tasks.push(tokio::spawn(async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap().status() }));
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
     }
     for t in tasks {
         assert_eq!(t.await.unwrap(), StatusCode::CREATED);

@@ -24,6 +24,8 @@ fn command(db: &TestDb, data_dir: &std::path::Path) -> Command {
 }
 
 /// Starts `chuangtong serve` on a free port and returns it with its URL.
+/// The caller kills and waits for the child.
+#[allow(clippy::zombie_processes)]
 fn start(db: &TestDb, data_dir: &std::path::Path) -> (Child, String) {
     let mut child = command(db, data_dir)
         .args(["serve", "--bind", "127.0.0.1:0"])
@@ -36,7 +38,10 @@ fn start(db: &TestDb, data_dir: &std::path::Path) -> (Child, String) {
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server exited before listening");
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "server exited before listening"
+        );
         if let Some(url) = line.trim().strip_prefix("创通已启动: ") {
             let url = url.split_whitespace().next().unwrap().to_string();
             // Keep draining stdout so the child never blocks on a full pipe.
@@ -51,7 +56,15 @@ async fn kill9_loses_nothing_acknowledged(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url) = start(&db, dir.path());
     let client = reqwest::Client::new();
-    let token: Value = client.post(format!("{url}/api/v1/auth/login")).json(&json!({ "username": "fz-admin", "password": DEMO_PASSWORD })).send().await.unwrap().json().await.unwrap();
+    let token: Value = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&json!({ "username": "fz-admin", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = token["token"].as_str().unwrap().to_string();
 
     // Four writers create firms as fast as they can; each records what was acknowledged.
@@ -81,21 +94,45 @@ async fn kill9_loses_nothing_acknowledged(backend: Backend) {
         w.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 10, "writes were acknowledged before the kill ({})", acked.len());
+    assert!(
+        acked.len() > 10,
+        "writes were acknowledged before the kill ({})",
+        acked.len()
+    );
 
     // Restart: every acknowledged firm is there, and the audit chain verifies.
     let (mut child, url) = start(&db, dir.path());
-    let token: Value = client.post(format!("{url}/api/v1/auth/login")).json(&json!({ "username": "fz-admin", "password": DEMO_PASSWORD })).send().await.unwrap().json().await.unwrap();
+    let token: Value = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&json!({ "username": "fz-admin", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = token["token"].as_str().unwrap();
     for id in &acked {
-        let r = client.get(format!("{url}/api/v1/bases/R08/enterprises/{id}")).bearer_auth(token).send().await.unwrap();
+        let r = client
+            .get(format!("{url}/api/v1/bases/R08/enterprises/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "acknowledged enterprise {id} survived");
     }
     child.kill().unwrap();
     child.wait().unwrap();
     let out = command(&db, dir.path()).args(["audit", "verify"]).output().unwrap();
-    assert!(out.status.success(), "audit verify after crash: {}", String::from_utf8_lossy(&out.stdout));
-    eprintln!("kill -9 on {backend:?}: {} acknowledged writes, all present after restart", acked.len());
+    assert!(
+        out.status.success(),
+        "audit verify after crash: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    eprintln!(
+        "kill -9 on {backend:?}: {} acknowledged writes, all present after restart",
+        acked.len()
+    );
     db.drop_schema().await;
 }
 
@@ -127,7 +164,10 @@ async fn audit_verify_backup_and_restore_commands() {
 
     // Tamper with the live database: verify fails with exit code 1.
     let live = chuangtong::storage::Db::connect(&db.url).await.unwrap();
-    sqlx::query("UPDATE audit_log SET after_json = '{}' WHERE seq = 3").execute(live.pool()).await.unwrap();
+    sqlx::query("UPDATE audit_log SET after_json = '{}' WHERE seq = 3")
+        .execute(live.pool())
+        .await
+        .unwrap();
     live.close().await;
     let out = command(&db, dir.path()).args(["audit", "verify"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
@@ -136,7 +176,12 @@ async fn audit_verify_backup_and_restore_commands() {
     // Restore refuses to overwrite without --force, then restores the clean copy.
     let out = command(&db, dir.path()).arg("restore").arg(&backup).output().unwrap();
     assert!(!out.status.success());
-    let out = command(&db, dir.path()).arg("restore").arg(&backup).arg("--force").output().unwrap();
+    let out = command(&db, dir.path())
+        .arg("restore")
+        .arg(&backup)
+        .arg("--force")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = command(&db, dir.path()).args(["audit", "verify"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));

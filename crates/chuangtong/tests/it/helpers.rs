@@ -45,16 +45,31 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
-                TestDb { url, backend, _dir: Some(dir), schema: None }
+                TestDb {
+                    url,
+                    backend,
+                    _dir: Some(dir),
+                    schema: None,
+                }
             }
             Backend::Postgres => {
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let admin = Db::connect(&pg_admin_url()).await.expect("PostgreSQL reachable for tests (CHUANGTONG_TEST_PG)");
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(admin.pool()).await.expect("create schema");
+                let admin = Db::connect(&pg_admin_url())
+                    .await
+                    .expect("PostgreSQL reachable for tests (CHUANGTONG_TEST_PG)");
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(admin.pool())
+                    .await
+                    .expect("create schema");
                 admin.close().await;
                 let sep = if pg_admin_url().contains('?') { '&' } else { '?' };
                 let url = format!("{}{sep}options=-c%20search_path%3D{schema}", pg_admin_url());
-                TestDb { url, backend, _dir: None, schema: Some(schema) }
+                TestDb {
+                    url,
+                    backend,
+                    _dir: None,
+                    schema: Some(schema),
+                }
             }
         }
     }
@@ -62,7 +77,9 @@ impl TestDb {
     pub async fn drop_schema(&self) {
         if let Some(schema) = &self.schema {
             if let Ok(admin) = Db::connect(&pg_admin_url()).await {
-                let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(admin.pool()).await;
+                let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute(admin.pool())
+                    .await;
                 admin.close().await;
             }
         }
@@ -93,7 +110,9 @@ impl TestApp {
     /// A second application (another "process") on the same database.
     pub async fn spawn_on(db: Arc<TestDb>) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = Application::build_with_listener(settings(&db), listener).await.expect("application builds");
+        let app = Application::build_with_listener(settings(&db), listener)
+            .await
+            .expect("application builds");
         let address = format!("http://127.0.0.1:{}", app.port);
         let state = app.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -104,7 +123,13 @@ impl TestApp {
             .await
             .expect("server runs");
         });
-        TestApp { address, state, db, shutdown: Some(tx), handle: Some(handle) }
+        TestApp {
+            address,
+            state,
+            db,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
     }
 
     pub async fn finish(mut self) {
@@ -125,12 +150,19 @@ impl TestApp {
 
     /// A client without cookies, for bearer-token API calls.
     pub fn client(&self) -> Client {
-        Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub fn browser(&self) -> Client {
-        Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// Logs in through the API and returns an authenticated API handle.
@@ -144,7 +176,11 @@ impl TestApp {
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "login as {username}");
         let body: Value = resp.json().await.unwrap();
-        Api { app_url: self.address.clone(), token: body["token"].as_str().unwrap().to_string(), client: self.client() }
+        Api {
+            app_url: self.address.clone(),
+            token: body["token"].as_str().unwrap().to_string(),
+            client: self.client(),
+        }
     }
 
     /// Logs in through the login form; returns a cookie-carrying client.
@@ -162,12 +198,20 @@ impl TestApp {
 
     pub async fn scalar(&self, sql: &str) -> i64 {
         use sqlx::Row;
-        sqlx::query(sql).fetch_one(self.state.db.pool()).await.unwrap().get::<i64, _>(0)
+        sqlx::query(sql)
+            .fetch_one(self.state.db.pool())
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
     }
 
     pub async fn text(&self, sql: &str) -> String {
         use sqlx::Row;
-        sqlx::query(sql).fetch_one(self.state.db.pool()).await.unwrap().get::<String, _>(0)
+        sqlx::query(sql)
+            .fetch_one(self.state.db.pool())
+            .await
+            .unwrap()
+            .get::<String, _>(0)
     }
 }
 
@@ -179,11 +223,22 @@ pub struct Api {
 
 impl Api {
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(format!("{}{}", self.app_url, path)).bearer_auth(&self.token).send().await.unwrap()
+        self.client
+            .get(format!("{}{}", self.app_url, path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client.post(format!("{}{}", self.app_url, path)).bearer_auth(&self.token).json(body).send().await.unwrap()
+        self.client
+            .post(format!("{}{}", self.app_url, path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -201,7 +256,12 @@ pub async fn field_codes(resp: Response) -> Vec<(String, String)> {
         .as_array()
         .expect("fields")
         .iter()
-        .map(|f| (f["field"].as_str().unwrap().to_string(), f["code"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["field"].as_str().unwrap().to_string(),
+                f["code"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 

@@ -12,10 +12,22 @@ async fn health_metrics_and_openapi(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["database"], "up");
 
-    let doc: Value = c.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = c
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
-    for p in ["/api/v1/auth/login", "/api/v1/me", "/api/v1/bases/{base}/enterprises", "/api/v1/bases/{base}/persons/{id}/pii"] {
+    for p in [
+        "/api/v1/auth/login",
+        "/api/v1/me",
+        "/api/v1/bases/{base}/enterprises",
+        "/api/v1/bases/{base}/persons/{id}/pii",
+    ] {
         assert!(paths.contains_key(p), "OpenAPI documents {p}");
     }
 
@@ -36,7 +48,13 @@ async fn unknown_routes_and_bad_bodies_get_clear_errors(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "unauthenticated");
 
-    let r = c.post(app.url("/api/v1/auth/login")).header("content-type", "application/json").body("{not json").send().await.unwrap();
+    let r = c
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["fields"][0]["code"], "body.invalid");
@@ -46,19 +64,38 @@ async fn unknown_routes_and_bad_bodies_get_clear_errors(app: &TestApp) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/login");
     let r = c.get(app.url("/login")).send().await.unwrap();
-    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     assert!(r.text().await.unwrap().contains("登录创通"));
 }
 both!(unknown_routes_and_bad_bodies_get_clear_errors);
 
 /// Every table that holds tenant data has a NOT NULL base_id (schema invariant).
 async fn every_tenant_table_carries_base_id(app: &TestApp) {
-    let tenant_tables = ["org_units", "base_indicators", "memberships", "enterprises", "teams", "persons", "carriers", "providers", "investors", "experts", "institutes"];
+    let tenant_tables = [
+        "org_units",
+        "base_indicators",
+        "memberships",
+        "enterprises",
+        "teams",
+        "persons",
+        "carriers",
+        "providers",
+        "investors",
+        "experts",
+        "institutes",
+    ];
     for t in tenant_tables {
-        let nulls = app.scalar(&format!("SELECT COUNT(*) FROM {t} WHERE base_id IS NULL")).await;
+        let nulls = app
+            .scalar(&format!("SELECT COUNT(*) FROM {t} WHERE base_id IS NULL"))
+            .await;
         assert_eq!(nulls, 0, "{t}");
         // Inserting a row without a base must fail at the database.
-        let r = sqlx::query(&format!("INSERT INTO {t} (base_id) VALUES (NULL)")).execute(app.state.db.pool()).await;
+        let r = sqlx::query(&format!("INSERT INTO {t} (base_id) VALUES (NULL)"))
+            .execute(app.state.db.pool())
+            .await;
         assert!(r.is_err(), "{t} accepts a row without base_id");
     }
 }

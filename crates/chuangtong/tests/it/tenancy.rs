@@ -16,7 +16,15 @@ async fn first_id(api: &crate::helpers::Api, path: &str) -> String {
 }
 
 async fn no_route_crosses_bases(app: &TestApp) {
-    let doc: Value = app.client().get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client()
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let fz = app.api_as("fz-admin").await;
     let yp = app.api_as("yp-admin").await;
     let fz_enterprise = first_id(&fz, "/api/v1/bases/R08/enterprises").await;
@@ -29,8 +37,16 @@ async fn no_route_crosses_bases(app: &TestApp) {
         if !path.contains("{base}") {
             continue;
         }
-        let fz_obj = if path.contains("/persons/") { &fz_person } else { &fz_enterprise };
-        let yp_obj = if path.contains("/persons/") { &yp_person } else { &yp_enterprise };
+        let fz_obj = if path.contains("/persons/") {
+            &fz_person
+        } else {
+            &fz_enterprise
+        };
+        let yp_obj = if path.contains("/persons/") {
+            &yp_person
+        } else {
+            &yp_enterprise
+        };
         for method in ops.as_object().unwrap().keys() {
             // 1. A member of R04 asks for R08's objects.
             let url = path.replace("{base}", "R08").replace("{id}", fz_obj);
@@ -39,7 +55,11 @@ async fn no_route_crosses_bases(app: &TestApp) {
                 "post" => yp.post(&url, &json!({})).await,
                 other => panic!("untested method {other} on {path}"),
             };
-            assert!(matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{method} {url} as yp-admin: {}", r.status());
+            assert!(
+                matches!(r.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{method} {url} as yp-admin: {}",
+                r.status()
+            );
             // 2. A member of R08 uses its own base in the path with R04's object id.
             if path.contains("{id}") {
                 let url = path.replace("{base}", "R08").replace("{id}", yp_obj);
@@ -53,13 +73,22 @@ async fn no_route_crosses_bases(app: &TestApp) {
 
     // Pages too.
     let b = app.browser_as("yp-admin").await;
-    for p in ["/b/R08", "/b/R08/registry/enterprises", "/b/R08/registry/persons", "/b/R08/audit", &format!("/b/R08/registry/enterprises/{fz_enterprise}")] {
+    for p in [
+        "/b/R08",
+        "/b/R08/registry/enterprises",
+        "/b/R08/registry/persons",
+        "/b/R08/audit",
+        &format!("/b/R08/registry/enterprises/{fz_enterprise}"),
+    ] {
         let s = b.get(app.url(p)).send().await.unwrap().status();
         assert!(matches!(s, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{p}: {s}");
     }
     // And the platform administrator may enter any base.
     let admin = app.api_as("admin").await;
-    assert_eq!(admin.get("/api/v1/bases/R04/enterprises").await.status(), StatusCode::OK);
+    assert_eq!(
+        admin.get("/api/v1/bases/R04/enterprises").await.status(),
+        StatusCode::OK
+    );
 }
 both!(no_route_crosses_bases);
 
