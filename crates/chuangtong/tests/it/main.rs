@@ -4,6 +4,7 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod browser;
 mod calendar;
 mod crash;
 mod demo;
