@@ -175,8 +175,7 @@ pub async fn create_carrier(
 
 macro_rules! directory_list {
     ($fn_name:ident, $path:literal, $ty:ty, $service:path) => {
-        #[utoipa::path(get, path = $path, params(("base" = String, Path), ListQuery),
-                            responses((status = 200, body = [$ty]), (status = 403)))]
+        #[utoipa::path(get, path = $path, params(("base" = String, Path), ListQuery), responses((status = 200, body = [$ty]), (status = 403)))]
         pub async fn $fn_name(
             State(state): State<AppState>,
             scope: BaseScope,

@@ -11,8 +11,8 @@ pub mod pages;
 
 use std::sync::Arc;
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse};
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{middleware, Router};
 
@@ -87,9 +87,4 @@ async fn security_headers(req: axum::extract::Request, next: middleware::Next) -
         ),
     );
     resp
-}
-
-/// A small HTML page for simple responses.
-pub fn html(status: StatusCode, body: String) -> axum::response::Response {
-    (status, Html(body)).into_response()
 }

@@ -22,6 +22,9 @@ pub struct Nav {
     pub base: Option<NavBase>,
     pub csrf: String,
     pub is_admin: bool,
+    /// Where the header's 注册库 link goes: the enterprise list for roles
+    /// that may read it, the directory otherwise.
+    pub registry_section: &'static str,
 }
 
 impl Nav {
@@ -42,6 +45,7 @@ impl Nav {
             base: None,
             csrf: u.csrf_token().to_string(),
             is_admin: u.platform_admin,
+            registry_section: "enterprises",
         }
     }
 
@@ -52,6 +56,11 @@ impl Nav {
                 name: s.base.name.clone(),
             }),
             is_admin: s.is_admin(),
+            registry_section: if crate::registry::access::enterprises(s).is_ok() {
+                "enterprises"
+            } else {
+                "carriers"
+            },
             ..Nav::for_user(&s.user)
         }
     }

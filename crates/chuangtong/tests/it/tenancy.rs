@@ -110,3 +110,36 @@ async fn base_overview_shows_seed_figures_with_their_lines(app: &TestApp) {
     assert!(html.contains("材料第") && html.contains("罗星街道双创服务站"));
 }
 both!(base_overview_shows_seed_figures_with_their_lines);
+
+/// Every demo role logs in through the form, sees its base and reaches a
+/// registry page through the header link.
+async fn every_role_reaches_its_base_and_registry_pages(app: &TestApp) {
+    for user in [
+        "fz-admin",
+        "fz-steward",
+        "fz-enterprise",
+        "fz-team",
+        "fz-provider",
+        "fz-expert",
+        "fz-investor",
+        "admin",
+    ] {
+        let b = app.browser_as(user).await;
+        let home = b.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+        assert!(home.contains("/b/R08"), "{user} sees 福州新区 on the home page");
+        let base = b.get(app.url("/b/R08")).send().await.unwrap();
+        assert_eq!(base.status(), StatusCode::OK, "{user}");
+        let html = base.text().await.unwrap();
+        let href = html
+            .split("<a href=\"/b/R08/registry/")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let r = b.get(app.url(&format!("/b/R08/registry/{href}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{user} opens /b/R08/registry/{href}");
+    }
+}
+both!(every_role_reaches_its_base_and_registry_pages);
