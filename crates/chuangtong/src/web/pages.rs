@@ -34,6 +34,7 @@ impl Nav {
             base: None,
             csrf: String::new(),
             is_admin: false,
+            registry_section: "enterprises",
         }
     }
 
