@@ -61,6 +61,11 @@ enum Command {
     },
     /// Print a new random master key
     Keygen,
+    /// Ledger commands
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// Working-day calendar commands
     Calendar {
         #[command(subcommand)]
@@ -71,6 +76,12 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
     /// Recompute every audit chain; exit code 1 if any entry was edited, inserted or deleted
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCommand {
+    /// Recompute every balance from the transfers; exit code 1 if anything does not reconcile
     Verify,
 }
 
@@ -146,6 +157,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("  ✗ {p}");
                 }
                 println!("校验失败：发现 {} 处问题", report.problems.len());
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Ledger {
+            command: LedgerCommand::Verify,
+        } => {
+            let state = startup::prepare(settings).await?;
+            let r = crate::ledger::verify(&state.db).await?;
+            println!(
+                "账户 {} 个，转账 {} 笔；借方已入账合计 {} 分，贷方已入账合计 {} 分",
+                r.accounts, r.transfers, r.debits_posted, r.credits_posted
+            );
+            if r.ok() {
+                println!("对账通过：余额与转账记录一致，借贷平衡，无透支");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &r.problems {
+                    println!("  ✗ {p}");
+                }
+                println!("对账失败：发现 {} 处问题", r.problems.len());
                 Ok(ExitCode::from(1))
             }
         }

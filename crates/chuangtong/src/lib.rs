@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod ledger;
 pub mod registry;
 pub mod startup;
 pub mod storage;

@@ -42,14 +42,31 @@ impl Application {
 
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = web::router(self.state.clone());
+        let sweeper = tokio::spawn(expire_pending_transfers(self.state.clone()));
         axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        sweeper.abort();
         self.state.db.close().await;
         Ok(())
+    }
+}
+
+/// Expires pending ledger transfers whose time is up. Every process runs it;
+/// each expiry is conditional on the transfer still being pending, so they
+/// never double up.
+async fn expire_pending_transfers(state: AppState) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        match crate::ledger::expire_due(&state.db, &state.keys).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired pending ledger transfers"),
+            Err(e) => tracing::warn!(error = %e, "ledger expiry sweep failed"),
+        }
     }
 }
 

@@ -27,7 +27,11 @@ macro_rules! migration {
     };
 }
 
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_platform"), migration!(2, "0002_registry")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_platform"),
+    migration!(2, "0002_registry"),
+    migration!(3, "0003_ledger"),
+];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").
 const PG_LOCK_KEY: i64 = 0x6374_6d67;

@@ -36,6 +36,11 @@ use super::AppState;
         crate::audit::routes::api_verify,
         crate::calendar::routes::add_working_days,
         crate::calendar::routes::save_year,
+        crate::ledger::routes::list_accounts,
+        crate::ledger::routes::open_account,
+        crate::ledger::routes::create_transfers,
+        crate::ledger::routes::post_pending,
+        crate::ledger::routes::void_pending,
     ),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -8,6 +8,7 @@ mod browser;
 mod calendar;
 mod crash;
 mod demo;
+mod ledger;
 mod platform;
 mod registry;
 mod tenancy;

@@ -61,7 +61,7 @@ async fn no_route_crosses_bases(app: &TestApp) {
                 r.status()
             );
             // 2. A member of R08 uses its own base in the path with R04's object id.
-            if path.contains("{id}") {
+            if path.contains("{id}") && method == "get" {
                 let url = path.replace("{base}", "R08").replace("{id}", yp_obj);
                 let r = fz.get(&url).await;
                 assert_eq!(r.status(), StatusCode::NOT_FOUND, "{url} as fz-admin with an R04 id");
@@ -69,7 +69,7 @@ async fn no_route_crosses_bases(app: &TestApp) {
             checked += 1;
         }
     }
-    assert!(checked >= 14, "only {checked} tenant routes found");
+    assert!(checked >= 18, "only {checked} tenant routes found");
 
     // Pages too.
     let b = app.browser_as("yp-admin").await;
