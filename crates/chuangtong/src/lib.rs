@@ -19,6 +19,7 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod tenancy;
+pub mod voucher;
 pub mod web;
 
 /// A new time-ordered id (UUIDv7) as text, the primary key of every table.

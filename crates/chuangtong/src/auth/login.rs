@@ -49,7 +49,7 @@ pub async fn login(
     }
     // 1. Count the attempt and read the account.
     let mut tx = state.db.begin().await?;
-    throttle::hit(&mut tx, client).await?;
+    throttle::check(&mut tx, client).await?;
     let user =
         sqlx::query("SELECT id, password_hash, failed_logins, locked_until, disabled FROM users WHERE username = $1")
             .bind(username)
@@ -60,6 +60,9 @@ pub async fn login(
     let invalid = || AppError::rejected(StatusCode::UNAUTHORIZED, "auth.invalid_credentials", "用户名或密码错误");
     let Some(user) = user else {
         let _ = password::verify(password_text.to_string(), password::dummy_hash().to_string()).await;
+        let mut tx = state.db.begin().await?;
+        throttle::record_failure(&mut tx, client).await?;
+        tx.commit().await?;
         return Err(invalid());
     };
     let user_id: String = user.get(0);
@@ -96,6 +99,7 @@ pub async fn login(
         name: username.to_string(),
     };
     if !ok {
+        throttle::record_failure(&mut tx, client).await?;
         let failed: i64 =
             sqlx::query("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
                 .bind(&user_id)

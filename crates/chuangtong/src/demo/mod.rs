@@ -5,6 +5,7 @@
 //! 杨浦区, so tenant isolation can be seen), and one account per role.
 //! Every generated record carries `synthetic = 1` and shows a 模拟 badge.
 
+mod market;
 mod seed;
 mod synthetic;
 
@@ -162,10 +163,12 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>>
     });
 
     match tx.commit().await {
-        Ok(()) => Ok(accounts),
-        Err(e) if crate::storage::unique_violation(&e) => Ok(Vec::new()),
-        Err(e) => Err(e.into()),
+        Ok(()) => {}
+        Err(e) if crate::storage::unique_violation(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
     }
+    market::populate(state, &actor, &main.id).await?;
+    Ok(accounts)
 }
 
 fn random_password() -> String {

@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_platform"),
     migration!(2, "0002_registry"),
     migration!(3, "0003_ledger"),
+    migration!(6, "0006_vouchers"),
 ];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").

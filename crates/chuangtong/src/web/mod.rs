@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::audit::routes::router())
         .merge(crate::calendar::routes::router())
         .merge(crate::ledger::routes::router())
+        .merge(crate::voucher::routes::router())
         .route("/static/app.css", get(stylesheet))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(not_found)

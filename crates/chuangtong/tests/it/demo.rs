@@ -94,3 +94,31 @@ async fn synthetic_records_are_marked_and_deterministic(app: &TestApp) {
     assert!(html.contains("badge synthetic"));
 }
 both!(synthetic_records_are_marked_and_deterministic);
+
+/// The demo base comes with a funded voucher batch and a stocked supermarket.
+async fn the_demo_base_has_a_voucher_batch_and_services(app: &TestApp) {
+    let api = app.api_as("fz-enterprise").await;
+    let batches = api.get_json("/api/v1/bases/R08/vouchers/batches").await;
+    assert_eq!(batches[0]["code"], "FZ-2026-01");
+    assert_eq!(batches[0]["remaining_fen"], 500_000_000);
+    assert!(
+        api.get_json("/api/v1/bases/R08/market/services")
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+            >= 20
+    );
+    let id = batches[0]["id"].as_str().unwrap();
+    let claim: serde_json::Value = api
+        .post(
+            &format!("/api/v1/bases/R08/vouchers/batches/{id}/claim"),
+            &serde_json::json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(claim["amount_fen"], 20_000_000);
+}
+both!(the_demo_base_has_a_voucher_batch_and_services);

@@ -12,3 +12,4 @@ mod ledger;
 mod platform;
 mod registry;
 mod tenancy;
+mod voucher;
