@@ -17,6 +17,7 @@
 pub mod batch;
 pub mod claim;
 pub mod market;
+pub mod pages;
 pub mod redemption;
 pub mod routes;
 

@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
             "/api/v1/bases/{base}/market/redemptions/{id}/settle",
             post(settle_redemption),
         )
+        .merge(super::pages::router())
 }
 
 /// The registry record an enterprise or provider account acts for.

@@ -457,3 +457,177 @@ fn evidence_rules_by_category() {
     assert!(check_evidence("财务", &json!({ "deliverable": "年度审计报告" })).is_ok());
     assert!(check_evidence("财务", &json!({})).is_err());
 }
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The same loop through the pages: claim, order with the voucher, deliver, confirm.
+async fn the_loop_works_in_the_pages(app: &TestApp) {
+    let ent = app.browser_as("fz-enterprise").await;
+    let html = ent
+        .get(app.url("/b/R08/vouchers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("FZ-2026-01") && html.contains("立即领取"), "{html}");
+    let batch_id = html
+        .split("/vouchers/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = csrf_of(&html);
+    let r = ent
+        .post(app.url(&format!("/b/R08/vouchers/{batch_id}/claim")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = ent
+        .get(app.url(r.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已领取创新券 200,000.00 元"), "{html}");
+
+    let market = ent
+        .get(app.url("/b/R08/market?category=%E6%8A%80%E6%9C%AF%E6%A3%80%E6%B5%8B"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let service_id = market
+        .split("name=\"service_id\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = ent
+        .post(app.url("/b/R08/market/order"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("service_id", service_id.as_str()),
+            ("batch_id", batch_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let html = ent
+        .get(app.url(r.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("其中创新券支付"), "{html}");
+
+    // The provider of that service delivers through its page.
+    let provider_id = app
+        .text(&format!("SELECT provider_id FROM services WHERE id = '{service_id}'"))
+        .await;
+    let order_id = app.text("SELECT id FROM service_orders").await;
+    let base_id = app.text("SELECT id FROM bases WHERE code = 'R08'").await;
+    let hash = chuangtong::auth::password::hash_blocking(DEMO_PASSWORD).unwrap();
+    let actor = chuangtong::audit::Actor::system("test");
+    let mut tx = app.state.db.begin().await.unwrap();
+    let user = chuangtong::auth::users::create(
+        &mut tx,
+        &app.state.keys,
+        &actor,
+        chuangtong::auth::users::NewUser {
+            username: "lab",
+            display_name: "检测机构",
+            password_hash: &hash,
+            platform_admin: false,
+            phone: None,
+        },
+    )
+    .await
+    .unwrap();
+    chuangtong::auth::users::add_membership(
+        &mut tx,
+        &app.state.keys,
+        &actor,
+        &user,
+        &base_id,
+        chuangtong::auth::Role::Provider,
+        Some(&provider_id),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let lab = app.browser_as("lab").await;
+    let html = lab
+        .get(app.url("/b/R08/market/orders"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lab_csrf = csrf_of(&html);
+    let r = lab
+        .post(app.url(&format!("/b/R08/market/orders/{order_id}/deliver")))
+        .form(&[("_csrf", lab_csrf.as_str()), ("deliverable", "报告")])
+        .send()
+        .await
+        .unwrap();
+    let html = lab
+        .get(app.url(r.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("检测报告编号"),
+        "the error names the missing evidence: {html}"
+    );
+    let r = lab
+        .post(app.url(&format!("/b/R08/market/orders/{order_id}/deliver")))
+        .form(&[("_csrf", lab_csrf.as_str()), ("report_number", "FZJC-2026-9")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("ok="));
+
+    let r = ent
+        .post(app.url(&format!("/b/R08/market/orders/{order_id}/confirm")))
+        .form(&[("_csrf", csrf.as_str()), ("rating", "4")])
+        .send()
+        .await
+        .unwrap();
+    let html = ent
+        .get(app.url(r.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已确认交付") && html.contains("评分 4"), "{html}");
+    verify_books(app).await;
+}
+both!(the_loop_works_in_the_pages);

@@ -1,0 +1,190 @@
+//! The batch path gives exactly the answers of the explaining evaluator.
+
+use chuangtong_rules::batch::{BatchInput, BatchProgram, Column};
+use chuangtong_rules::*;
+
+/// Deterministic pseudo-random numbers (xorshift), no extra dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> i64 {
+        (self.next() % n) as i64
+    }
+}
+
+fn text_col(rng: &mut Rng, rows: usize, dict: &[&str]) -> Column {
+    Column::Text {
+        codes: (0..rows).map(|_| rng.below(dict.len() as u64) as u8).collect(),
+        dict: dict.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn random_input(rows: usize, seed: u64) -> BatchInput {
+    let s = FactSchema::enterprise();
+    let mut rng = Rng(seed);
+    let mut inp = BatchInput::new(rows);
+    let int = |name: &str, hi: u64, rng: &mut Rng| {
+        let v: Vec<i64> = (0..rows)
+            .map(|_| if rng.below(10) == 0 { 0 } else { rng.below(hi) })
+            .collect();
+        (name.to_string(), Column::Int(v))
+    };
+    let mut cols = vec![
+        int("founded_year", 37, &mut rng),
+        int("employees", 300, &mut rng),
+        int("revenue_fen", 4_000_000_000, &mut rng),
+        int("tax_paid_fen", 100_000_000_000, &mut rng),
+        int("rd_expense_fen", 200_000_000, &mut rng),
+        int("invention_patents", 40, &mut rng),
+        int("controller_age", 70, &mut rng),
+        int("rent_paid_fen", 50_000_000, &mut rng),
+    ];
+    for (n, c) in &mut cols {
+        if n == "founded_year" {
+            if let Column::Int(v) = c {
+                v.iter_mut().for_each(|x| *x += 1990);
+            }
+        }
+    }
+    for (n, c) in cols {
+        inp.insert(&s, &n, c).unwrap();
+    }
+    for b in ["is_high_tech", "is_individual_business", "in_carrier", "blacklisted"] {
+        let v: Vec<bool> = (0..rows).map(|_| rng.below(4) == 0).collect();
+        inp.insert(&s, b, Column::Bool(v)).unwrap();
+    }
+    inp.insert(
+        &s,
+        "region_code",
+        text_col(&mut rng, rows, &["110105", "510116", "210106"]),
+    )
+    .unwrap();
+    inp.insert(&s, "industry", text_col(&mut rng, rows, &["A", "C", "I", "M"]))
+        .unwrap();
+    inp.insert(
+        &s,
+        "controller_category",
+        text_col(
+            &mut rng,
+            rows,
+            &["none", "unemployed", "disabled", "veteran", "graduate"],
+        ),
+    )
+    .unwrap();
+    inp.insert(
+        &s,
+        "carrier_level",
+        text_col(&mut rng, rows, &["none", "municipal", "provincial", "national"]),
+    )
+    .unwrap();
+    inp.insert(&s, "credit_grade", text_col(&mut rng, rows, &["A", "B", "C", "D"]))
+        .unwrap();
+    inp.insert(
+        &s,
+        "talent_level",
+        text_col(&mut rng, rows, &["none", "district", "city", "provincial", "national"]),
+    )
+    .unwrap();
+    inp.insert(&s, "eval_year", Column::Const(Value::Int(2026))).unwrap();
+    inp
+}
+
+fn sources() -> Vec<&'static str> {
+    vec![
+        include_str!("../policies/seed/tax_credit_line.rules"),
+        include_str!("../policies/seed/youth_startup_loan.rules"),
+        include_str!("../policies/seed/fuzhou_carrier_award.rules"),
+        include_str!("../policies/seed/pixian_rent_subsidy.rules"),
+        include_str!("../policies/seed/hunnan_fee_waiver.rules"),
+        include_str!("../policies/bench/tax_credit_line.rules"),
+        include_str!("../policies/bench/youth_startup_loan.rules"),
+        include_str!("../policies/bench/carrier_award.rules"),
+        include_str!("../policies/bench/rent_subsidy.rules"),
+        include_str!("../policies/bench/innovation_voucher.rules"),
+        include_str!("../policies/bench/rd_subsidy.rules"),
+        include_str!("../policies/bench/patent_subsidy.rules"),
+        include_str!("../policies/bench/high_tech_award.rules"),
+        include_str!("../policies/bench/talent_award.rules"),
+        include_str!("../policies/bench/fee_waiver.rules"),
+        // constructs the vector path handles specially or not at all
+        "policy ratio \"比率\"\nrequire \"r\": 营业收入 > 0元 and 研发费用 / 营业收入 >= 3%\namount = 研发费用 * (1/3)\n",
+        "policy sel \"选择\"\nlet x = if 高新技术企业 then 从业人数 else -从业人数\nrequire \"b\": 高新技术企业 == 入驻载体 or x > 50\namount = max(营业收入 * 7%, 房租) - 1元\n",
+        "policy ovf \"溢出\"\nrequire \"r\": 纳税额 * 100000000 > 0元\namount = 纳税额 * 1000000\n",
+        "policy miss \"缺键\"\nparam t: table[text -> money] = {\"A\": 1元, \"B\": 2元}\nrequire \"r\": not 严重失信\namount = t[纳税信用等级]\n",
+        "policy grade \"等级\"\nrequire \"r\": 纳税信用等级 != \"D\" and 人才层次 >= \"district\"\n",
+    ]
+}
+
+#[test]
+fn batch_equals_scalar_on_random_data() {
+    let schema = FactSchema::enterprise();
+    let policies: Vec<(Policy, ParamOverrides)> = sources()
+        .iter()
+        .map(|s| {
+            (
+                compile(s, &schema).unwrap_or_else(|e| panic!("{e:?}")),
+                ParamOverrides::new(),
+            )
+        })
+        .collect();
+    let rows = 5000 + 37; // not a multiple of the block size
+    let input = random_input(rows, 0x9e3779b97f4a7c15);
+    let prog = BatchProgram::compile(&policies, &input).unwrap();
+    assert!(
+        prog.scalar_policies().contains(&"ratio"),
+        "{:?}",
+        prog.scalar_policies()
+    );
+    for threads in [1, 2, 3] {
+        let res = prog.run(&input, threads);
+        for (pi, (p, ov)) in policies.iter().enumerate() {
+            let pr = &res.policies[pi];
+            let mut cursor = 0;
+            let mut errors = 0;
+            for row in 0..rows {
+                let o = p.evaluate(&input.row_facts(row), ov);
+                let expect_ok = o.eligible == Tri::Yes && o.amount.is_some();
+                assert_eq!(
+                    pr.is_ok(row),
+                    expect_ok,
+                    "policy {} row {row}: {}",
+                    p.key(),
+                    o.explain_zh()
+                );
+                if expect_ok {
+                    assert_eq!(pr.amounts[cursor], o.amount.unwrap(), "policy {} row {row}", p.key());
+                    cursor += 1;
+                }
+                if !o.errors.is_empty() || o.eligible == Tri::Unknown {
+                    errors += 1;
+                }
+            }
+            assert_eq!(cursor, pr.amounts.len());
+            assert_eq!(errors, pr.errors.len(), "policy {}", p.key());
+        }
+    }
+}
+
+#[test]
+fn shared_subexpressions_are_computed_once() {
+    let schema = FactSchema::enterprise();
+    let one = compile(include_str!("../policies/bench/high_tech_award.rules"), &schema).unwrap();
+    let input = random_input(10, 1);
+    let a = BatchProgram::compile(&[(one.clone(), ParamOverrides::new())], &input).unwrap();
+    let many: Vec<_> = (0..50).map(|_| (one.clone(), ParamOverrides::new())).collect();
+    let b = BatchProgram::compile(&many, &input).unwrap();
+    assert_eq!(a.node_count(), b.node_count());
+}
+
+#[test]
+fn missing_column_is_a_compile_error() {
+    let schema = FactSchema::enterprise();
+    let p = compile(include_str!("../policies/seed/tax_credit_line.rules"), &schema).unwrap();
+    let input = BatchInput::new(3);
+    assert!(BatchProgram::compile(&[(p, ParamOverrides::new())], &input).is_err());
+}
