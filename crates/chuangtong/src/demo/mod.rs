@@ -6,6 +6,7 @@
 //! Every generated record carries `synthetic = 1` and shows a 模拟 badge.
 
 mod market;
+mod policies;
 mod seed;
 mod synthetic;
 
@@ -168,6 +169,7 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>>
         Err(e) => return Err(e.into()),
     }
     market::populate(state, &actor, &main.id).await?;
+    policies::populate(state, &actor, &main.id).await?;
     Ok(accounts)
 }
 

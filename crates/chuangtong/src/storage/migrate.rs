@@ -31,6 +31,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_platform"),
     migration!(2, "0002_registry"),
     migration!(3, "0003_ledger"),
+    migration!(4, "0004_indicators"),
+    migration!(5, "0005_policies"),
     migration!(6, "0006_vouchers"),
 ];
 

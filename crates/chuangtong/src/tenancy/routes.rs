@@ -60,6 +60,7 @@ struct BasePage {
     indicators: Vec<Indicator>,
     tree: Vec<(usize, OrgUnit)>,
     counts: RegistryCounts,
+    is_enterprise: bool,
 }
 
 async fn base_page(State(state): State<AppState>, PageScope(scope): PageScope) -> PageResult<impl IntoResponse> {
@@ -72,6 +73,7 @@ async fn base_page(State(state): State<AppState>, PageScope(scope): PageScope) -
     Ok(page(&BasePage {
         nav: Nav::for_scope(&scope),
         role_label: scope.role.map(|r| r.label()).unwrap_or("平台管理员").to_string(),
+        is_enterprise: scope.has(crate::auth::Role::Enterprise),
         indicators: super::indicators(&state.db, &scope.base.id).await?,
         counts: super::registry_counts(&state.db, &scope.base.id).await?,
         base,

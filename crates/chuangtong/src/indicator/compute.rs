@@ -1,0 +1,251 @@
+//! Named formulas the platform evaluates over live data, so a figure it can
+//! count itself is never typed in twice. Every formula is a single scoped
+//! query; stock figures (totals, carriers) are taken at the end of the
+//! period, flows (new firms, money paid out) within it.
+
+use sqlx::Row;
+
+use super::measure::{Measure, ValueType};
+use super::period::Period;
+use crate::storage::Db;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Formula {
+    /// 新登记企业: enterprises registered on the platform within the period.
+    EnterprisesNew,
+    /// 企业总数: enterprises registered before the period ends.
+    EnterprisesTotal,
+    /// 注册资本合计 (fen) of those enterprises.
+    RegisteredCapital,
+    /// Carriers of any kind, or of one kind.
+    Carriers,
+    Makerspaces,
+    Incubators,
+    /// Floor area of all carriers (㎡).
+    CarrierArea,
+    CarrierSeats,
+    CarrierOccupiedSeats,
+    /// 工位入驻率, percent with two places (occupied / seats).
+    CarrierOccupancy,
+    /// People with a recognised talent level.
+    Talents,
+    /// 创业团队 in the registry.
+    Teams,
+    /// Money posted out of budget accounts within the period (fen): what the
+    /// base actually paid out of its programmes.
+    BudgetOutflow,
+}
+
+pub const ALL: [Formula; 13] = [
+    Formula::EnterprisesNew,
+    Formula::EnterprisesTotal,
+    Formula::RegisteredCapital,
+    Formula::Carriers,
+    Formula::Makerspaces,
+    Formula::Incubators,
+    Formula::CarrierArea,
+    Formula::CarrierSeats,
+    Formula::CarrierOccupiedSeats,
+    Formula::CarrierOccupancy,
+    Formula::Talents,
+    Formula::Teams,
+    Formula::BudgetOutflow,
+];
+
+/// Which records a figure drills down to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Records {
+    EnterprisesCreatedIn,
+    EnterprisesBefore,
+    Carriers,
+    Talents,
+    Teams,
+    BudgetTransfers,
+}
+
+impl Formula {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Formula::EnterprisesNew => "enterprises.new_in_period",
+            Formula::EnterprisesTotal => "enterprises.total_at_end",
+            Formula::RegisteredCapital => "enterprises.registered_capital_fen",
+            Formula::Carriers => "carriers.count",
+            Formula::Makerspaces => "carriers.count_makerspace",
+            Formula::Incubators => "carriers.count_incubator",
+            Formula::CarrierArea => "carriers.area_m2",
+            Formula::CarrierSeats => "carriers.seats",
+            Formula::CarrierOccupiedSeats => "carriers.occupied_seats",
+            Formula::CarrierOccupancy => "carriers.occupancy_percent",
+            Formula::Talents => "persons.with_talent_level",
+            Formula::Teams => "teams.count",
+            Formula::BudgetOutflow => "ledger.budget_outflow_fen",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Formula> {
+        ALL.into_iter().find(|f| f.as_str() == s.trim())
+    }
+
+    pub fn value_type(self) -> ValueType {
+        match self {
+            Formula::RegisteredCapital | Formula::BudgetOutflow => ValueType::Fen,
+            _ => ValueType::Count,
+        }
+    }
+
+    /// In Chinese, for the catalogue and the method page.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Formula::EnterprisesNew => "本期内在平台登记的企业数（按登记时间，北京时间）",
+            Formula::EnterprisesTotal => "期末已登记企业总数",
+            Formula::RegisteredCapital => "期末已登记企业注册资本合计（分）",
+            Formula::Carriers => "期末载体数（众创空间、孵化器、加速器、产业园）",
+            Formula::Makerspaces => "期末众创空间数",
+            Formula::Incubators => "期末孵化器数",
+            Formula::CarrierArea => "期末载体面积合计（平方米）",
+            Formula::CarrierSeats => "期末载体工位合计",
+            Formula::CarrierOccupiedSeats => "期末已入驻工位合计",
+            Formula::CarrierOccupancy => "已入驻工位 ÷ 工位 × 100，保留两位小数（向下取整）",
+            Formula::Talents => "期末已认定层次的人才数",
+            Formula::Teams => "期末创业团队数",
+            Formula::BudgetOutflow => "本期内从预算账户入账支出的金额合计（分）",
+        }
+    }
+
+    pub fn records(self) -> Records {
+        match self {
+            Formula::EnterprisesNew => Records::EnterprisesCreatedIn,
+            Formula::EnterprisesTotal | Formula::RegisteredCapital => Records::EnterprisesBefore,
+            Formula::Talents => Records::Talents,
+            Formula::Teams => Records::Teams,
+            Formula::BudgetOutflow => Records::BudgetTransfers,
+            _ => Records::Carriers,
+        }
+    }
+}
+
+/// Evaluates a formula for a base and period.
+pub async fn evaluate(db: &Db, base_id: &str, formula: Formula, period: Period) -> sqlx::Result<Measure> {
+    let (start, end) = period.utc_bounds();
+    let scalar = |sql: &'static str, with_start: bool| {
+        let (db, base_id, start, end) = (db.clone(), base_id.to_string(), start.clone(), end.clone());
+        async move {
+            let q = sqlx::query(sql).bind(base_id);
+            let q = if with_start {
+                q.bind(start).bind(end)
+            } else {
+                q.bind(end)
+            };
+            q.fetch_one(db.pool()).await.map(|r| r.get::<i64, _>(0))
+        }
+    };
+    let count = |n: i64| Measure::count(n);
+    Ok(match formula {
+        Formula::EnterprisesNew => count(
+            scalar(
+                "SELECT COUNT(*) FROM enterprises WHERE base_id = $1 AND created_at >= $2 AND created_at < $3",
+                true,
+            )
+            .await?,
+        ),
+        Formula::EnterprisesTotal => count(
+            scalar(
+                "SELECT COUNT(*) FROM enterprises WHERE base_id = $1 AND created_at < $2",
+                false,
+            )
+            .await?,
+        ),
+        Formula::RegisteredCapital => Measure::fen(
+            scalar(
+                "SELECT CAST(COALESCE(SUM(registered_capital_fen), 0) AS BIGINT) FROM enterprises \
+                 WHERE base_id = $1 AND created_at < $2",
+                false,
+            )
+            .await?,
+        ),
+        Formula::Carriers => count(carrier_sum(db, base_id, "1", None, &end).await?),
+        Formula::Makerspaces => count(carrier_sum(db, base_id, "1", Some("makerspace"), &end).await?),
+        Formula::Incubators => count(carrier_sum(db, base_id, "1", Some("incubator"), &end).await?),
+        Formula::CarrierArea => count(carrier_sum(db, base_id, "area_m2", None, &end).await?),
+        Formula::CarrierSeats => count(carrier_sum(db, base_id, "seats", None, &end).await?),
+        Formula::CarrierOccupiedSeats => count(carrier_sum(db, base_id, "occupied_seats", None, &end).await?),
+        Formula::CarrierOccupancy => {
+            let seats = carrier_sum(db, base_id, "seats", None, &end).await?;
+            let occupied = carrier_sum(db, base_id, "occupied_seats", None, &end).await?;
+            occupancy(occupied, seats)
+        }
+        Formula::Talents => count(
+            scalar(
+                "SELECT COUNT(*) FROM persons WHERE base_id = $1 AND talent_level <> 'none' AND created_at < $2",
+                false,
+            )
+            .await?,
+        ),
+        Formula::Teams => count(
+            scalar(
+                "SELECT COUNT(*) FROM teams WHERE base_id = $1 AND created_at < $2",
+                false,
+            )
+            .await?,
+        ),
+        Formula::BudgetOutflow => Measure::fen(
+            scalar(
+                "SELECT CAST(COALESCE(SUM(t.amount_fen), 0) AS BIGINT) FROM ledger_transfers t \
+                 JOIN ledger_accounts a ON a.id = t.debit_account_id \
+                 WHERE t.base_id = $1 AND a.kind = 'budget' AND t.state = 'posted' \
+                 AND COALESCE(t.resolved_at, t.created_at) >= $2 AND COALESCE(t.resolved_at, t.created_at) < $3",
+                true,
+            )
+            .await?,
+        ),
+    })
+}
+
+/// Occupancy in percent with two places, rounded down: 83.33 for 5/6.
+fn occupancy(occupied: i64, seats: i64) -> Measure {
+    let bp = if seats == 0 {
+        0
+    } else {
+        occupied as i128 * 10_000 / seats as i128
+    };
+    Measure {
+        value_type: ValueType::Count,
+        raw: bp * 100,
+    }
+}
+
+/// `SUM(column)` (or a count with column "1") over carriers existing at `end`.
+async fn carrier_sum(db: &Db, base_id: &str, column: &'static str, kind: Option<&str>, end: &str) -> sqlx::Result<i64> {
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM({column}), 0) AS BIGINT) FROM carriers \
+         WHERE base_id = $1 AND created_at < $2 AND (CAST($3 AS TEXT) IS NULL OR kind = $3)"
+    );
+    Ok(sqlx::query(&sql)
+        .bind(base_id)
+        .bind(end)
+        .bind(kind)
+        .fetch_one(db.pool())
+        .await?
+        .get(0))
+}
+
+/// New enterprises per month for the `months` months ending with `last`, oldest first.
+pub async fn new_enterprises_by_month(
+    db: &Db,
+    base_id: &str,
+    last: Period,
+    months: usize,
+) -> sqlx::Result<Vec<(Period, i64)>> {
+    let mut periods = vec![last];
+    while periods.len() < months {
+        let earliest = *periods.last().expect("non-empty");
+        periods.push(earliest.previous_month());
+    }
+    periods.reverse();
+    let mut out = Vec::with_capacity(months);
+    for p in periods {
+        let n = evaluate(db, base_id, Formula::EnterprisesNew, p).await?.whole_units() as i64;
+        out.push((p, n));
+    }
+    Ok(out)
+}
