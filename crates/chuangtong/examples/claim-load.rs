@@ -32,10 +32,14 @@ const PASSWORD: &str = "demo-pass-2026";
 async fn fresh_db(backend: &str) -> (String, Option<tempfile::TempDir>) {
     match backend {
         "postgres" => {
-            let admin_url = std::env::var("CHUANGTONG_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let admin_url = std::env::var("CHUANGTONG_TEST_PG")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
             let schema = format!("load_{}", uuid::Uuid::new_v4().simple());
             let admin = Db::connect(&admin_url).await.unwrap();
-            sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(admin.pool()).await.unwrap();
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(admin.pool())
+                .await
+                .unwrap();
             admin.close().await;
             (format!("{admin_url}?options=-c%20search_path%3D{schema}"), None)
         }
@@ -70,7 +74,12 @@ async fn register_firms(db: &Db, base_id: &str, n: usize) -> Vec<String> {
             sqlx::query("INSERT INTO users (id, username, display_name, password_hash, platform_admin, failed_logins, password_changed_at, disabled, created_at) VALUES ($1,$2,'压测',$3,0,0,$4,0,$4)")
                 .bind(&uid).bind(format!("load-{i}")).bind(&hash).bind(&now).execute(&mut *tx).await.unwrap();
             sqlx::query("INSERT INTO memberships (user_id, base_id, role, subject_id) VALUES ($1,$2,'enterprise',$3)")
-                .bind(&uid).bind(base_id).bind(&eid).execute(&mut *tx).await.unwrap();
+                .bind(&uid)
+                .bind(base_id)
+                .bind(&eid)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
             let token = format!("ct_load_{i}_{}", uuid::Uuid::new_v4().simple());
             sqlx::query("INSERT INTO api_tokens (id, user_id, token_digest, name, created_at, expires_at, revoked) VALUES ($1,$2,$3,'load',$4,$5,0)")
                 .bind(uuid::Uuid::now_v7().to_string()).bind(&uid).bind(chuangtong::crypto::sm3_hex(token.as_bytes())).bind(&now).bind(&far)
@@ -93,7 +102,10 @@ async fn db_ceiling(db: &Db, base_id: &str, n: usize) -> f64 {
         .bind(base_id).bind(n as i64 * 100).execute(&mut *tx).await.unwrap();
     sqlx::query("INSERT INTO ledger_accounts (id, base_id, code, name, kind, debits_must_not_exceed_credits, created_at) VALUES ('ceil-wallet', $1, 'ceil:wallet', 'ceil', 'wallet', 1, '')")
         .bind(base_id).execute(&mut *tx).await.unwrap();
-    sqlx::query("CREATE TABLE ceil_claims (id TEXT PRIMARY KEY, amount BIGINT)").execute(&mut *tx).await.unwrap();
+    sqlx::query("CREATE TABLE ceil_claims (id TEXT PRIMARY KEY, amount BIGINT)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let started = Instant::now();
     for i in 0..n {
@@ -101,8 +113,15 @@ async fn db_ceiling(db: &Db, base_id: &str, n: usize) -> f64 {
         let ok = sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + 100 WHERE id = 'ceil-budget' AND debits_posted + debits_pending + 100 <= credits_posted")
             .execute(&mut *tx).await.unwrap().rows_affected();
         assert_eq!(ok, 1);
-        sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + 100 WHERE id = 'ceil-wallet'").execute(&mut *tx).await.unwrap();
-        sqlx::query("INSERT INTO ceil_claims (id, amount) VALUES ($1, 100)").bind(i.to_string()).execute(&mut *tx).await.unwrap();
+        sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + 100 WHERE id = 'ceil-wallet'")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO ceil_claims (id, amount) VALUES ($1, 100)")
+            .bind(i.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     n as f64 / started.elapsed().as_secs_f64()
@@ -121,7 +140,11 @@ async fn main() {
         apps.push(start(&url).await);
     }
     let db = apps[0].state.db.clone();
-    let base_id: String = sqlx::query("SELECT id FROM bases WHERE code = 'R08'").fetch_one(db.pool()).await.unwrap().get(0);
+    let base_id: String = sqlx::query("SELECT id FROM bases WHERE code = 'R08'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
     let t = Instant::now();
     let tokens = register_firms(&db, &base_id, firms).await;
     eprintln!("registered {firms} firms in {:.1}s", t.elapsed().as_secs_f64());
@@ -129,10 +152,26 @@ async fn main() {
     let mut handles = Vec::new();
     for app in apps {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        handles.push((tx, tokio::spawn(app.run_until(async { let _ = rx.await; }))));
+        handles.push((
+            tx,
+            tokio::spawn(app.run_until(async {
+                let _ = rx.await;
+            })),
+        ));
     }
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap();
-    let admin: Value = client.post(format!("{}/api/v1/auth/login", urls[0])).json(&json!({ "username": "fz-admin", "password": PASSWORD })).send().await.unwrap().json().await.unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .unwrap();
+    let admin: Value = client
+        .post(format!("{}/api/v1/auth/login", urls[0]))
+        .json(&json!({ "username": "fz-admin", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let admin_token = admin["token"].as_str().unwrap().to_string();
     let cap_yuan = 10_000i64;
     let total_yuan = cap_yuan * (firms as i64 / 2);
@@ -152,7 +191,15 @@ async fn main() {
     let started = Instant::now();
     let mut workers = Vec::new();
     for w in 0..connections {
-        let (client, tokens, next, url) = (client.clone(), tokens.clone(), next.clone(), format!("{}/api/v1/bases/R08/vouchers/batches/{batch_id}/claim", urls[w % urls.len()]));
+        let (client, tokens, next, url) = (
+            client.clone(),
+            tokens.clone(),
+            next.clone(),
+            format!(
+                "{}/api/v1/bases/R08/vouchers/batches/{batch_id}/claim",
+                urls[w % urls.len()]
+            ),
+        );
         workers.push(tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
@@ -161,7 +208,13 @@ async fn main() {
                     break;
                 }
                 let t = Instant::now();
-                let status = client.post(&url).bearer_auth(&tokens[i]).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+                let status = client
+                    .post(&url)
+                    .bearer_auth(&tokens[i])
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0);
                 out.push((status, t.elapsed()));
             }
             out
@@ -179,9 +232,22 @@ async fn main() {
     lat.sort();
 
     // Invariants.
-    let claimed: i64 = sqlx::query("SELECT COALESCE(CAST(SUM(amount_fen) AS BIGINT), 0) FROM voucher_claims").fetch_one(db.pool()).await.unwrap().get(0);
-    let over_cap: i64 = sqlx::query("SELECT COUNT(*) FROM voucher_claims WHERE amount_fen > $1").bind(cap_yuan * 100).fetch_one(db.pool()).await.unwrap().get(0);
-    let dup: i64 = sqlx::query("SELECT COUNT(*) - COUNT(DISTINCT enterprise_id) FROM voucher_claims").fetch_one(db.pool()).await.unwrap().get(0);
+    let claimed: i64 = sqlx::query("SELECT COALESCE(CAST(SUM(amount_fen) AS BIGINT), 0) FROM voucher_claims")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    let over_cap: i64 = sqlx::query("SELECT COUNT(*) FROM voucher_claims WHERE amount_fen > $1")
+        .bind(cap_yuan * 100)
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    let dup: i64 = sqlx::query("SELECT COUNT(*) - COUNT(DISTINCT enterprise_id) FROM voucher_claims")
+        .fetch_one(db.pool())
+        .await
+        .unwrap()
+        .get(0);
     let ledger = chuangtong::ledger::verify(&db).await.unwrap();
     let invariants_ok = claimed <= total_yuan * 100 && over_cap == 0 && dup == 0 && ledger.ok() && other == 0;
 
@@ -192,9 +258,23 @@ async fn main() {
     }
     println!("backend={backend} instances={instances} firms={firms} connections={connections}");
     println!("claims_ok={ok} sold_out={sold_out} errors={other} elapsed_s={elapsed:.2}");
-    println!("claims_per_s={:.0} requests_per_s={:.0}", ok as f64 / elapsed, results.len() as f64 / elapsed);
-    println!("p50_ms={:.1} p99_ms={:.1} max_ms={:.1}", percentile(&lat, 0.5).as_secs_f64() * 1e3, percentile(&lat, 0.99).as_secs_f64() * 1e3, lat.last().unwrap().as_secs_f64() * 1e3);
-    println!("invariants: claimed_fen={claimed} batch_fen={} over_cap={over_cap} duplicate_claims={dup} ledger_ok={} => {}", total_yuan * 100, ledger.ok(), if invariants_ok { "OK" } else { "VIOLATED" });
+    println!(
+        "claims_per_s={:.0} requests_per_s={:.0}",
+        ok as f64 / elapsed,
+        results.len() as f64 / elapsed
+    );
+    println!(
+        "p50_ms={:.1} p99_ms={:.1} max_ms={:.1}",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().unwrap().as_secs_f64() * 1e3
+    );
+    println!(
+        "invariants: claimed_fen={claimed} batch_fen={} over_cap={over_cap} duplicate_claims={dup} ledger_ok={} => {}",
+        total_yuan * 100,
+        ledger.ok(),
+        if invariants_ok { "OK" } else { "VIOLATED" }
+    );
     println!("db_ceiling_claim_tx_per_s={ceiling:.0} (raw SQL claim transaction, one connection, same database)");
     if !invariants_ok {
         std::process::exit(1);
