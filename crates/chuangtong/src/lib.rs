@@ -5,6 +5,7 @@
 //! [`audit`], [`calendar`], …, each with its service functions and its
 //! `routes`) ← [`web`] (router, errors, pages) ← [`cli`].
 
+pub mod application;
 pub mod audit;
 pub mod auth;
 pub mod backup;
@@ -17,6 +18,7 @@ pub mod indicator;
 pub mod ledger;
 pub mod policy;
 pub mod registry;
+pub mod search;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -82,5 +82,6 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         db,
         keys: Arc::new(keys),
         settings: Arc::new(settings),
+        search: Default::default(),
     })
 }

@@ -5,9 +5,11 @@
 //! constants) into one shared DAG of vector operations: identical subexpressions of different
 //! policies (`not 严重失信`, `企业年龄`, `小微企业`, region filters …) become one node.
 //! [`BatchProgram::run`] evaluates the DAG over blocks of [`BLOCK`] rows on several threads
-//! (each thread takes a contiguous range of rows), with registers reused by liveness so that a
-//! block's working set stays in cache. Per policy the result is an eligibility bitset plus the
-//! amounts of the eligible rows.
+//! (each thread takes a contiguous range of rows) in two passes: eligibility with booleans as
+//! 64-row bitmasks written straight into the result bitsets, then the amounts of the eligible
+//! rows only, into vectors allocated once at their exact size. Registers are reused by liveness
+//! so that a block's working set stays in cache. Per policy the result is an eligibility bitset
+//! plus the amounts of the eligible rows.
 //!
 //! Semantics are those of [`Policy::evaluate`]: wherever the vector path cannot decide exactly
 //! (a possible overflow, a table without the key for an eligible row, a construct the vector
@@ -257,18 +259,28 @@ enum LV {
 
 struct Unsupported;
 
+/// One policy of the vector path.
 #[derive(Clone, Debug)]
 struct Emit {
-    /// after node index `after` (exclusive end), i.e. when `after` nodes have run
-    after: usize,
     policy: usize,
     requires: Vec<SB>,
+    /// miss lanes of table look-ups in the requires: any set lane in a block forces the exact
+    /// fallback for that block
+    guard_any: Vec<SB>,
+    /// nodes of the requires' cones that may overflow
+    guard_ovf: Vec<u32>,
     amount: SI,
     /// miss lanes of table look-ups in the amount (must be false where eligible)
     amount_miss: Vec<SB>,
-    /// nodes whose overflow (or miss, for bool miss lanes) in a block forces the exact fallback
-    guard_overflow: Vec<u32>,
-    guard_any: Vec<SB>,
+    /// the nodes the amount and its miss lanes depend on, ascending (= topological order)
+    amt_cone: Vec<u32>,
+}
+
+/// A step of the eligibility pass: run a node over the block, or conclude a policy.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Node(u32),
+    Emit(u32),
 }
 
 /// A compiled batch program for a fixed set of policies and an input shape.
@@ -276,10 +288,20 @@ pub struct BatchProgram {
     policies: Vec<(Policy, Vec<Value>)>,
     col_names: Vec<String>,
     nodes: Vec<Node>,
-    /// register slot of each node
-    slot: Vec<u32>,
-    n_slots_i: usize,
-    n_slots_b: usize,
+    /// for `Node::Mask`: (negate, dictionary codes to OR), the shorter of the set and its complement
+    mask_plan: Vec<(bool, Vec<u8>)>,
+    /// dictionary size of each text column (0 for other columns)
+    dict_len: Vec<usize>,
+    /// eligibility pass: nodes of the requires' cones interleaved with the policies that need them
+    sched_a: Vec<Step>,
+    /// eligibility pass: register slot of each node (bool slots and int slots are separate)
+    slot_a: Vec<u32>,
+    n_slots_ai: usize,
+    n_slots_ab: usize,
+    /// bool nodes of the amounts' cones: computed in pass 1 and kept as bitsets for pass 2
+    /// (index into the saved bitsets, `u32::MAX` if not saved)
+    saved_of: Vec<u32>,
+    n_saved: usize,
     emits: Vec<Emit>,
     /// policies evaluated row by row with the exact evaluator
     scalar: Vec<usize>,
@@ -670,6 +692,8 @@ impl BatchProgram {
             dedup: HashMap::new(),
         };
         let mut emits = Vec::new();
+        // number of nodes that exist when each emit may run
+        let mut emit_after = Vec::new();
         let mut scalar = Vec::new();
         let mut resolved = Vec::new();
         for (pi, (p, ov)) in policies.iter().enumerate() {
@@ -688,8 +712,6 @@ impl BatchProgram {
                     ));
                 }
             }
-            let mark = lw.nodes.len();
-            let dedup_snapshot_len = lw.nodes.len();
             let mut lets = vec![None; p.inner.lets.len()];
             let mut misses_req = Vec::new();
             let mut misses_amt = Vec::new();
@@ -715,25 +737,28 @@ impl BatchProgram {
                         .filter_map(sb_reg)
                         .chain(misses_req.iter().filter_map(sb_reg))
                         .collect();
-                    let mut guard_overflow: Vec<u32> = cone(&lw.nodes, &req_roots);
-                    let amt_roots: Vec<u32> = si_reg(&amount).into_iter().collect();
-                    guard_overflow.extend(cone(&lw.nodes, &amt_roots));
-                    guard_overflow.retain(|n| lw.nodes[*n as usize].may_overflow());
-                    guard_overflow.sort_unstable();
-                    guard_overflow.dedup();
+                    let mut guard_ovf: Vec<u32> = cone(&lw.nodes, &req_roots);
+                    guard_ovf.retain(|n| lw.nodes[*n as usize].may_overflow());
+                    guard_ovf.sort_unstable();
+                    let amt_roots: Vec<u32> = si_reg(&amount)
+                        .into_iter()
+                        .chain(misses_amt.iter().filter_map(sb_reg))
+                        .collect();
+                    let mut amt_cone = cone(&lw.nodes, &amt_roots);
+                    amt_cone.sort_unstable();
+                    emit_after.push(lw.nodes.len());
                     emits.push(Emit {
-                        after: lw.nodes.len(),
                         policy: pi,
                         requires,
+                        guard_any: misses_req,
+                        guard_ovf,
                         amount,
                         amount_miss: misses_amt,
-                        guard_overflow,
-                        guard_any: misses_req,
+                        amt_cone,
                     });
                 }
                 Err(Unsupported) => {
                     // Nodes created for this policy stay (they may be shared later); harmless.
-                    let _ = (mark, dedup_snapshot_len);
                     scalar.push(pi);
                 }
             }
@@ -742,48 +767,78 @@ impl BatchProgram {
         if !errors.is_empty() {
             return Err(errors);
         }
-        // Liveness: time of node k = 2k, of an emit after k nodes = 2k - 1.
         let n = lw.nodes.len();
+        // The eligibility pass runs the cones of the requires (and of their miss lanes) only.
+        // Bool nodes of the amounts run there too and are saved as bitsets (one bit per row).
+        let mut in_a = vec![false; n];
+        let mut saved_of = vec![u32::MAX; n];
+        let mut n_saved = 0usize;
+        for e in &emits {
+            let mut roots: Vec<u32> = e.requires.iter().chain(&e.guard_any).filter_map(sb_reg).collect();
+            for &k in &e.amt_cone {
+                if lw.nodes[k as usize].is_bool() {
+                    roots.push(k);
+                    if saved_of[k as usize] == u32::MAX {
+                        saved_of[k as usize] = n_saved as u32;
+                        n_saved += 1;
+                    }
+                }
+            }
+            for k in cone(&lw.nodes, &roots) {
+                in_a[k as usize] = true;
+            }
+        }
+        // Liveness: time of node k = 2k, of an emit after k nodes = 2k - 1.
         let mut last = vec![0usize; n];
         for (k, node) in lw.nodes.iter().enumerate() {
+            if !in_a[k] {
+                continue;
+            }
             last[k] = last[k].max(2 * k);
             for i in node.inputs() {
                 last[i as usize] = last[i as usize].max(2 * k);
             }
         }
-        for e in &emits {
-            let t = (2 * e.after).saturating_sub(1);
-            let regs = e
-                .requires
-                .iter()
-                .filter_map(sb_reg)
-                .chain(e.amount_miss.iter().filter_map(sb_reg))
-                .chain(e.guard_any.iter().filter_map(sb_reg))
-                .chain(si_reg(&e.amount));
-            for r in regs {
+        for (e, after) in emits.iter().zip(&emit_after) {
+            let t = (2 * after).saturating_sub(1);
+            for r in e.requires.iter().chain(&e.guard_any).filter_map(sb_reg) {
                 last[r as usize] = last[r as usize].max(t);
             }
         }
-        let mut slot = vec![0u32; n];
+        let mut slot_a = vec![u32::MAX; n];
         let (mut free_i, mut free_b): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
         let (mut n_i, mut n_b) = (0usize, 0usize);
-        // release queue: (last use, node)
-        let mut by_last: Vec<(usize, u32)> = (0..n as u32).map(|k| (last[k as usize], k)).collect();
+        let mut by_last: Vec<(usize, u32)> = (0..n as u32)
+            .filter(|k| in_a[*k as usize])
+            .map(|k| (last[k as usize], k))
+            .collect();
         by_last.sort_unstable();
         let mut rel = 0usize;
-        for k in 0..n {
+        let mut sched_a = Vec::new();
+        let mut ei = 0usize;
+        for k in 0..=n {
+            while ei < emits.len() && emit_after[ei] == k {
+                sched_a.push(Step::Emit(ei as u32));
+                ei += 1;
+            }
+            if k == n {
+                break;
+            }
+            if !in_a[k] {
+                continue;
+            }
             while rel < by_last.len() && by_last[rel].0 < 2 * k {
                 let m = by_last[rel].1 as usize;
                 if m < k {
                     if lw.nodes[m].is_bool() {
-                        free_b.push(slot[m]);
+                        free_b.push(slot_a[m]);
                     } else {
-                        free_i.push(slot[m]);
+                        free_i.push(slot_a[m]);
                     }
                 }
                 rel += 1;
             }
-            slot[k] = if lw.nodes[k].is_bool() {
+            slot_a[k] = if lw.nodes[k].is_bool() {
                 free_b.pop().unwrap_or_else(|| {
                     n_b += 1;
                     (n_b - 1) as u32
@@ -794,14 +849,44 @@ impl BatchProgram {
                     (n_i - 1) as u32
                 })
             };
+            sched_a.push(Step::Node(k as u32));
         }
+        let mask_plan = lw
+            .nodes
+            .iter()
+            .map(|node| match node {
+                Node::Mask(_, m) => {
+                    let ones: Vec<u8> = (0..m.len()).filter(|i| m[*i] != 0).map(|i| i as u8).collect();
+                    let zeros: Vec<u8> = (0..m.len()).filter(|i| m[*i] == 0).map(|i| i as u8).collect();
+                    if zeros.len() < ones.len() {
+                        (true, zeros)
+                    } else {
+                        (false, ones)
+                    }
+                }
+                _ => (false, Vec::new()),
+            })
+            .collect();
+        let dict_len = lw
+            .col_names
+            .iter()
+            .map(|c| match input.columns.get(c) {
+                Some((_, Column::Text { dict, .. })) => dict.len(),
+                _ => 0,
+            })
+            .collect();
         Ok(BatchProgram {
             policies: resolved,
             col_names: lw.col_names,
             nodes: lw.nodes,
-            slot,
-            n_slots_i: n_i,
-            n_slots_b: n_b,
+            mask_plan,
+            dict_len,
+            sched_a,
+            slot_a,
+            n_slots_ai: n_i,
+            n_slots_ab: n_b,
+            saved_of,
+            n_saved,
             emits,
             scalar,
         })
@@ -817,6 +902,13 @@ impl BatchProgram {
     }
 
     /// Evaluates all policies over all rows on `threads` threads.
+    ///
+    /// Two passes over the rows, each split into contiguous row ranges, one per thread:
+    /// 1. eligibility: the requires' cones over blocks of [`BLOCK`] rows, booleans as 64-row
+    ///    bitmasks, written straight into the result bitsets (and counted);
+    /// 2. amounts: with the counts known, every policy's amount vector is allocated once at its
+    ///    exact size; per block, amount subexpressions in demand by many eligible rows are computed
+    ///    for the whole block, the rest only for the eligible rows (gathered by their set bits).
     pub fn run(&self, input: &BatchInput, threads: usize) -> BatchResult {
         let rows = input.rows;
         let threads = threads.max(1);
@@ -826,34 +918,82 @@ impl BatchProgram {
             .map(|t| ((t * per * BLOCK).min(rows), ((t + 1) * per * BLOCK).min(rows)))
             .filter(|(a, b)| a < b)
             .collect();
-        let parts: Vec<Vec<PolicyResult>> = if ranges.len() <= 1 {
-            ranges.iter().map(|(a, b)| self.run_range(input, *a, *b)).collect()
-        } else {
-            std::thread::scope(|s| {
-                let hs: Vec<_> = ranges
-                    .iter()
-                    .map(|(a, b)| s.spawn(move || self.run_range(input, *a, *b)))
-                    .collect();
-                hs.into_iter().map(|h| h.join().unwrap_or_default()).collect()
-            })
-        };
-        let mut out: Vec<PolicyResult> = (0..self.policies.len()).map(|_| PolicyResult::default()).collect();
-        for part in parts {
-            for (o, p) in out.iter_mut().zip(part) {
-                o.ok.extend(p.ok);
-                o.amounts.extend(p.amounts);
-                o.errors.extend(p.errors);
+        let np = self.policies.len();
+        let cols = self.col_refs(input);
+        let mut oks: Vec<Vec<u64>> = (0..np).map(|_| vec![0u64; rows.div_ceil(64)]).collect();
+
+        // Per-thread views of the bitsets (ranges start at multiples of BLOCK, so of 64 rows).
+        let mut ok_views: Vec<Vec<&mut [u64]>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
+        for ok in oks.iter_mut() {
+            let mut rest: &mut [u64] = ok;
+            for (t, (a, b)) in ranges.iter().enumerate() {
+                let (mine, tail) = rest.split_at_mut(b.div_ceil(64) - a / 64);
+                ok_views[t].push(mine);
+                rest = tail;
             }
         }
-        for o in &mut out {
-            o.ok.resize(rows.div_ceil(64), 0);
+
+        // Pass 1: eligibility.
+        let parts_a: Vec<PartA> = par(ok_views.iter_mut().zip(&ranges).collect(), |(views, (a, b))| {
+            self.pass_a(input, &cols, *a, *b, views)
+        });
+
+        // Exactly sized amount vectors, split into per-thread segments.
+        let mut amounts: Vec<Vec<Fen>> = (0..np)
+            .map(|p| vec![0; parts_a.iter().map(|pa| pa.counts[p]).sum()])
+            .collect();
+        let mut seg_views: Vec<Vec<&mut [Fen]>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
+        for (p, am) in amounts.iter_mut().enumerate() {
+            let mut rest: &mut [Fen] = am;
+            for (t, pa) in parts_a.iter().enumerate() {
+                let (mine, tail) = rest.split_at_mut(pa.counts[p]);
+                seg_views[t].push(mine);
+                rest = tail;
+            }
+        }
+
+        // Pass 2: amounts.
+        let parts_b: Vec<PartB> = par(
+            ok_views
+                .iter_mut()
+                .zip(seg_views.iter_mut())
+                .zip(&ranges)
+                .zip(parts_a.iter())
+                .collect(),
+            |(((views, segs), (a, b)), pa)| self.pass_b(input, &cols, *a, *b, views, segs, pa),
+        );
+        drop(ok_views);
+        drop(seg_views);
+
+        let mut out: Vec<PolicyResult> = Vec::with_capacity(np);
+        for (p, (ok, mut am)) in oks.into_iter().zip(amounts).enumerate() {
+            // Rows whose amount failed were dropped in pass 2: close the gaps (rare).
+            if parts_a.iter().zip(&parts_b).any(|(a, b)| a.counts[p] != b.written[p]) {
+                let mut kept = Vec::with_capacity(am.len());
+                let mut off = 0;
+                for (a, b) in parts_a.iter().zip(&parts_b) {
+                    kept.extend_from_slice(&am[off..off + b.written[p]]);
+                    off += a.counts[p];
+                }
+                am = kept;
+            }
+            let mut errors: Vec<(usize, String)> = Vec::new();
+            for (a, b) in parts_a.iter().zip(&parts_b) {
+                errors.extend(a.errors[p].iter().cloned());
+                errors.extend(b.errors[p].iter().cloned());
+            }
+            errors.sort_by_key(|e| e.0);
+            out.push(PolicyResult {
+                ok,
+                amounts: am,
+                errors,
+            });
         }
         BatchResult { rows, policies: out }
     }
 
-    fn run_range(&self, input: &BatchInput, start: usize, end: usize) -> Vec<PolicyResult> {
-        let cols: Vec<ColRef> = self
-            .col_names
+    fn col_refs<'a>(&self, input: &'a BatchInput) -> Vec<ColRef<'a>> {
+        self.col_names
             .iter()
             .map(|n| match input.columns.get(n) {
                 Some((_, Column::Int(v))) => ColRef::I(v),
@@ -861,161 +1001,426 @@ impl BatchProgram {
                 Some((_, Column::Text { codes, .. })) => ColRef::T(codes),
                 _ => ColRef::None,
             })
-            .collect();
-        let mut ri: Vec<Vec<i64>> = vec![vec![0; BLOCK]; self.n_slots_i];
-        let mut rb: Vec<Vec<u8>> = vec![vec![0; BLOCK]; self.n_slots_b];
+            .collect()
+    }
+
+    /// Columns to unpack per block for the given node set: bool columns as bitmasks, text columns
+    /// read by dense masks as one bitmask per dictionary code.
+    fn block_columns(&self, nodes: impl Iterator<Item = u32>, extra: &[SB]) -> (Vec<u32>, Vec<u32>) {
+        let mut bools = Vec::new();
+        let mut texts = Vec::new();
+        let see_b = |s: &SB, bools: &mut Vec<u32>| {
+            if let SB::Col(c) = s {
+                if !bools.contains(c) {
+                    bools.push(*c)
+                }
+            }
+        };
+        for s in extra {
+            see_b(s, &mut bools);
+        }
+        for k in nodes {
+            match &self.nodes[k as usize] {
+                Node::And(a, b) | Node::Or(a, b) => {
+                    see_b(a, &mut bools);
+                    see_b(b, &mut bools)
+                }
+                Node::Not(a) | Node::SelI(a, _, _) => see_b(a, &mut bools),
+                Node::SelB(c, a, b) => {
+                    see_b(c, &mut bools);
+                    see_b(a, &mut bools);
+                    see_b(b, &mut bools)
+                }
+                Node::Mask(c, _) if !texts.contains(c) => texts.push(*c),
+                _ => {}
+            }
+        }
+        (bools, texts)
+    }
+
+    /// Pass 1 over rows `start..end`: eligibility bits into `oks` (one slice per policy, word 0 =
+    /// row `start`), counts, and the exact fallback where the vector path cannot decide.
+    fn pass_a(&self, input: &BatchInput, cols: &[ColRef], start: usize, end: usize, oks: &mut [&mut [u64]]) -> PartA {
+        let np = self.policies.len();
+        let mut part = PartA {
+            counts: vec![0; np],
+            side: vec![Vec::new(); np],
+            scalar_blocks: vec![Vec::new(); np],
+            errors: vec![Vec::new(); np],
+            saved: vec![vec![0; (end - start).div_ceil(64)]; self.n_saved],
+        };
+        let mut ri: Vec<Vec<i64>> = vec![vec![0; BLOCK]; self.n_slots_ai];
+        let mut rb: Vec<Vec<u64>> = vec![vec![0; BW]; self.n_slots_ab];
         let mut ovf = vec![false; self.nodes.len()];
-        let mut out: Vec<PolicyResult> = (0..self.policies.len())
-            .map(|_| PolicyResult {
-                ok: Vec::with_capacity((end - start).div_ceil(64)),
-                ..Default::default()
-            })
+        let a_nodes = self.sched_a.iter().filter_map(|s| match s {
+            Step::Node(k) => Some(*k),
+            Step::Emit(_) => None,
+        });
+        let reqs: Vec<SB> = self
+            .emits
+            .iter()
+            .flat_map(|e| e.requires.iter().chain(&e.guard_any).copied())
             .collect();
-        let mut okbuf = vec![0u8; BLOCK];
-        let mut missbuf = vec![0u8; BLOCK];
+        let (bcols, tcols) = self.block_columns(a_nodes, &reqs);
+        let mut blk = BlockCols::new(cols.len());
+        let mut acc = vec![0u64; BW];
         let mut b0 = start;
         while b0 < end {
-            let b1 = (b0 + BLOCK).min(end);
-            let len = b1 - b0;
-            let mut ei = 0usize;
-            for k in 0..=self.nodes.len() {
-                while ei < self.emits.len() && self.emits[ei].after == k {
-                    let e = &self.emits[ei];
-                    self.emit(
-                        e,
-                        input,
-                        &cols,
-                        &ri,
-                        &rb,
-                        &ovf,
-                        b0,
-                        len,
-                        &mut okbuf,
-                        &mut missbuf,
-                        &mut out[e.policy],
-                    );
-                    ei += 1;
+            let len = (end - b0).min(BLOCK);
+            let nw = len.div_ceil(64);
+            let w0 = (b0 - start) / 64;
+            let last = last_mask(len);
+            blk.load(cols, &self.dict_len, &bcols, &tcols, b0, len);
+            for step in &self.sched_a {
+                match *step {
+                    Step::Node(k) => {
+                        let k = k as usize;
+                        let d = Dense {
+                            slot: &self.slot_a,
+                            cols,
+                            blk: &blk,
+                            b0,
+                            len,
+                            saved: None,
+                        };
+                        ovf[k] = d.exec(
+                            &self.nodes[k],
+                            &self.mask_plan[k],
+                            self.slot_a[k] as usize,
+                            &mut ri,
+                            &mut rb,
+                        );
+                        if let Some(sv) = part.saved.get_mut(self.saved_of[k] as usize) {
+                            sv[w0..w0 + nw].copy_from_slice(&rb[self.slot_a[k] as usize][..nw]);
+                        }
+                    }
+                    Step::Emit(ei) => {
+                        let e = &self.emits[ei as usize];
+                        let d = Dense {
+                            slot: &self.slot_a,
+                            cols,
+                            blk: &blk,
+                            b0,
+                            len,
+                            saved: None,
+                        };
+                        let trouble =
+                            e.guard_ovf.iter().any(|n| ovf[*n as usize]) || e.guard_any.iter().any(|m| d.any(m, &rb));
+                        let words = &mut oks[e.policy][w0..w0 + nw];
+                        if trouble {
+                            self.scalar_block(e.policy, input, b0, len, words, &mut part);
+                            continue;
+                        }
+                        let acc = &mut acc[..nw];
+                        acc.fill(!0);
+                        acc[nw - 1] = last;
+                        for r in &e.requires {
+                            d.and_into(acc, r, &rb);
+                        }
+                        let mut cnt = 0usize;
+                        for (w, a) in words.iter_mut().zip(acc.iter()) {
+                            *w = *a;
+                            cnt += a.count_ones() as usize;
+                        }
+                        part.counts[e.policy] += cnt;
+                    }
                 }
-                if k == self.nodes.len() {
-                    break;
-                }
-                ovf[k] = exec(
-                    &self.nodes[k],
-                    self.slot[k] as usize,
-                    &self.slot,
-                    &cols,
-                    &mut ri,
-                    &mut rb,
-                    b0,
-                    len,
-                );
             }
             for &pi in &self.scalar {
-                let (p, params) = &self.policies[pi];
-                let mut words = vec![0u64; len.div_ceil(64)];
-                for r in 0..len {
-                    self.scalar_row(p, params, input, b0 + r, r, &mut words, &mut out[pi]);
+                self.scalar_block(pi, input, b0, len, &mut oks[pi][w0..w0 + nw], &mut part);
+            }
+            b0 += len;
+        }
+        part
+    }
+
+    /// The exact evaluator on every row of a block: bits, counts, amounts kept aside for pass 2.
+    fn scalar_block(&self, pi: usize, input: &BatchInput, b0: usize, len: usize, words: &mut [u64], part: &mut PartA) {
+        let (p, params) = &self.policies[pi];
+        words.fill(0);
+        for r in 0..len {
+            let row = b0 + r;
+            match p.decide(&input.row_facts(row), params) {
+                Ok((Tri::Yes, Some(a))) => {
+                    words[r / 64] |= 1 << (r % 64);
+                    part.side[pi].push(a);
+                    part.counts[pi] += 1;
                 }
-                out[pi].ok.extend(words);
+                Ok((Tri::Yes, None)) | Ok((Tri::Unknown, _)) => {
+                    part.errors[pi].push((row, "缺少事实，无法判断".into()))
+                }
+                Ok((Tri::No, _)) => {}
+                Err(e) => part.errors[pi].push((row, e.message)),
             }
-            b0 = b1;
         }
-        out
+        part.scalar_blocks[pi].push((b0 / BLOCK) as u32);
     }
 
+    /// Pass 2 over rows `start..end`: the amounts of the eligible rows into `segs` (exactly
+    /// `pa.counts[p]` long per policy, unless a row's amount fails: then its bit is cleared).
     #[allow(clippy::too_many_arguments)]
-    fn scalar_row(
+    fn pass_b(
         &self,
-        p: &Policy,
-        params: &[Value],
-        input: &BatchInput,
-        row: usize,
-        r: usize,
-        words: &mut [u64],
-        out: &mut PolicyResult,
-    ) {
-        match p.decide(&input.row_facts(row), params) {
-            Ok((Tri::Yes, Some(a))) => {
-                words[r / 64] |= 1 << (r % 64);
-                out.amounts.push(a);
-            }
-            Ok((Tri::Yes, None)) | Ok((Tri::Unknown, _)) => out.errors.push((row, "缺少事实，无法判断".into())),
-            Ok((Tri::No, _)) => {}
-            Err(e) => out.errors.push((row, e.message)),
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &self,
-        e: &Emit,
         input: &BatchInput,
         cols: &[ColRef],
-        ri: &[Vec<i64>],
-        rb: &[Vec<u8>],
-        ovf: &[bool],
-        b0: usize,
-        len: usize,
-        okbuf: &mut [u8],
-        missbuf: &mut [u8],
-        out: &mut PolicyResult,
-    ) {
-        let get_b = |s: &SB| -> BSrc { bsrc(s, &self.slot, rb, cols, b0, len) };
-        let mut trouble = e.guard_overflow.iter().any(|n| ovf[*n as usize]);
-        if !trouble {
-            for m in &e.guard_any {
-                if any_b(get_b(m), len) {
-                    trouble = true;
-                    break;
+        start: usize,
+        end: usize,
+        oks: &mut [&mut [u64]],
+        segs: &mut [&mut [Fen]],
+        pa: &PartA,
+    ) -> PartB {
+        let np = self.policies.len();
+        let n = self.nodes.len();
+        let mut part = PartB {
+            written: vec![0; np],
+            errors: vec![Vec::new(); np],
+        };
+        // Int nodes worth computing for whole blocks: those needed on average at least once per
+        // row (summed over the policies whose amounts use them); their int inputs follow. Bool
+        // nodes come from pass 1's bitsets.
+        let rows_t = end - start;
+        let mut demand = vec![0usize; n];
+        for e in &self.emits {
+            let c = pa.counts[e.policy];
+            for k in &e.amt_cone {
+                demand[*k as usize] += c;
+            }
+        }
+        let mut dense = vec![false; n];
+        for k in (0..n).rev() {
+            if self.nodes[k].is_bool() {
+                continue;
+            }
+            if demand[k] > 0 && demand[k] >= rows_t {
+                dense[k] = true;
+            }
+            if dense[k] {
+                for i in self.nodes[k].inputs() {
+                    if !self.nodes[i as usize].is_bool() {
+                        dense[i as usize] = true;
+                    }
                 }
             }
         }
-        // ok = ∧ requires
-        let ok = &mut okbuf[..len];
-        ok.fill(1);
-        for r in &e.requires {
-            and_into(ok, get_b(r));
+        let dense_nodes: Vec<u32> = (0..n as u32).filter(|k| dense[*k as usize]).collect();
+        let mut slot_b = vec![u32::MAX; n];
+        for (j, &k) in dense_nodes.iter().enumerate() {
+            slot_b[k as usize] = j as u32;
         }
-        if !trouble && !e.amount_miss.is_empty() {
-            let miss = &mut missbuf[..len];
-            miss.fill(0);
-            for m in &e.amount_miss {
-                or_into(miss, get_b(m));
-            }
-            trouble = ok.iter().zip(miss.iter()).any(|(a, b)| a & b != 0);
+        let (bcols, tcols) = self.block_columns(dense_nodes.iter().copied(), &[]);
+        let progs: Vec<Vec<u32>> = self
+            .emits
+            .iter()
+            .map(|e| {
+                e.amt_cone
+                    .iter()
+                    .copied()
+                    .filter(|k| !dense[*k as usize] && self.saved_of[*k as usize] == u32::MAX)
+                    .collect()
+            })
+            .collect();
+        let n_scratch = progs.iter().map(|p| p.len()).max().unwrap_or(0);
+        let mut ri: Vec<Vec<i64>> = vec![vec![0; BLOCK]; dense_nodes.len()];
+        let mut rb: Vec<Vec<u64>> = Vec::new();
+        let mut ovf = vec![false; n];
+        let mut scratch: Vec<Vec<i64>> = vec![vec![0; BLOCK]; n_scratch];
+        let mut spos = vec![0u32; n];
+        let mut tmps: [Vec<i64>; 3] = [vec![0; BLOCK], vec![0; BLOCK], vec![0; BLOCK]];
+        let mut idx: Vec<u32> = Vec::with_capacity(BLOCK);
+        let mut blk = BlockCols::new(cols.len());
+        let mut side_cur = vec![0usize; np];
+        let mut sblk_cur = vec![0usize; np];
+        // emit of each policy (scalar policies have none)
+        let mut emit_of: Vec<Option<usize>> = vec![None; np];
+        for (ei, e) in self.emits.iter().enumerate() {
+            emit_of[e.policy] = Some(ei);
         }
-        let (p, params) = &self.policies[e.policy];
-        let nwords = len.div_ceil(64);
-        if trouble {
-            let mut words = vec![0u64; nwords];
-            for r in 0..len {
-                self.scalar_row(p, params, input, b0 + r, r, &mut words, out);
-            }
-            out.ok.extend(words);
-            return;
-        }
-        let amt = isrc(&e.amount, &self.slot, ri, cols, b0, len);
-        for w in 0..nwords {
-            let lo = w * 64;
-            let hi = (lo + 64).min(len);
-            let mut word = 0u64;
-            for (j, v) in ok[lo..hi].iter().enumerate() {
-                word |= (*v as u64) << j;
-            }
-            out.ok.push(word);
-            if word != 0 {
-                let mut m = word;
-                while m != 0 {
-                    let j = m.trailing_zeros() as usize;
-                    m &= m - 1;
-                    out.amounts.push(match amt {
-                        ISrc::S(s) => s[lo + j],
-                        ISrc::K(k) => k,
-                    });
+        let mut b0 = start;
+        while b0 < end {
+            let len = (end - b0).min(BLOCK);
+            let nw = len.div_ceil(64);
+            let w0 = (b0 - start) / 64;
+            let bi = (b0 / BLOCK) as u32;
+            if !dense_nodes.is_empty() {
+                blk.load(cols, &self.dict_len, &bcols, &tcols, b0, len);
+                let d = Dense {
+                    slot: &slot_b,
+                    cols,
+                    blk: &blk,
+                    b0,
+                    len,
+                    saved: Some((&pa.saved, &self.saved_of, w0)),
+                };
+                for &k in &dense_nodes {
+                    let k = k as usize;
+                    ovf[k] = d.exec(&self.nodes[k], &self.mask_plan[k], slot_b[k] as usize, &mut ri, &mut rb);
                 }
             }
+            for pi in 0..np {
+                let words = &mut oks[pi][w0..w0 + nw];
+                if words.iter().all(|w| *w == 0) {
+                    continue;
+                }
+                let seg = &mut *segs[pi];
+                let at = part.written[pi];
+                if pa.scalar_blocks[pi].get(sblk_cur[pi]) == Some(&bi) {
+                    sblk_cur[pi] += 1;
+                    let m: usize = words.iter().map(|w| w.count_ones() as usize).sum();
+                    seg[at..at + m].copy_from_slice(&pa.side[pi][side_cur[pi]..side_cur[pi] + m]);
+                    side_cur[pi] += m;
+                    part.written[pi] += m;
+                    continue;
+                }
+                let Some(ei) = emit_of[pi] else {
+                    continue; // unreachable: scalar policies only have scalar blocks
+                };
+                let (e, prog) = (&self.emits[ei], &progs[ei]);
+                idx.clear();
+                for (w, word) in words.iter().enumerate() {
+                    let mut m = *word;
+                    while m != 0 {
+                        idx.push((w * 64) as u32 + m.trailing_zeros());
+                        m &= m - 1;
+                    }
+                }
+                let m = idx.len();
+                let out = &mut seg[at..at + m];
+                let mut trouble = e.amt_cone.iter().any(|k| dense[*k as usize] && ovf[*k as usize]);
+                for (j, &k) in prog.iter().enumerate() {
+                    spos[k as usize] = j as u32;
+                }
+                let root = si_reg(&e.amount).filter(|r| prog.last() == Some(r));
+                if !trouble {
+                    for (j, &k) in prog.iter().enumerate() {
+                        let mut buf = std::mem::take(&mut scratch[j]);
+                        let sp = Sparse {
+                            idx: &idx,
+                            b0,
+                            cols,
+                            dense: &dense,
+                            slot: &slot_b,
+                            ri: &ri,
+                            saved: &pa.saved,
+                            saved_of: &self.saved_of,
+                            sw0: w0,
+                            scratch: &scratch,
+                            spos: &spos,
+                        };
+                        // the amount itself goes straight into the result
+                        let o = if Some(k) == root { &mut *out } else { &mut buf[..m] };
+                        let ov = sp.exec(&self.nodes[k as usize], o, &mut tmps);
+                        scratch[j] = buf;
+                        if ov {
+                            trouble = true;
+                            break;
+                        }
+                    }
+                }
+                let sp = Sparse {
+                    idx: &idx,
+                    b0,
+                    cols,
+                    dense: &dense,
+                    slot: &slot_b,
+                    ri: &ri,
+                    saved: &pa.saved,
+                    saved_of: &self.saved_of,
+                    sw0: w0,
+                    scratch: &scratch,
+                    spos: &spos,
+                };
+                if !trouble {
+                    for miss in &e.amount_miss {
+                        let [t0, ..] = &mut tmps;
+                        let any = match sp.gb(miss, t0) {
+                            Op::K(k) => k != 0,
+                            Op::S(v) | Op::G(v) => v[..m].iter().any(|x| *x != 0),
+                        };
+                        if any {
+                            trouble = true;
+                            break;
+                        }
+                    }
+                }
+                if !trouble {
+                    if root.is_none() {
+                        sp.gather_into(&e.amount, out);
+                    }
+                    part.written[pi] += m;
+                    continue;
+                }
+                // Exact fallback for the eligible rows of this block.
+                let (p, params) = &self.policies[pi];
+                for &r in &idx {
+                    let row = b0 + r as usize;
+                    let keep = match p.decide(&input.row_facts(row), params) {
+                        Ok((Tri::Yes, Some(a))) => {
+                            seg[part.written[pi]] = a;
+                            part.written[pi] += 1;
+                            true
+                        }
+                        Ok((Tri::Yes, None)) | Ok((Tri::Unknown, _)) => {
+                            part.errors[pi].push((row, "缺少事实，无法判断".into()));
+                            false
+                        }
+                        Ok((Tri::No, _)) => false,
+                        Err(err) => {
+                            part.errors[pi].push((row, err.message));
+                            false
+                        }
+                    };
+                    if !keep {
+                        words[r as usize / 64] &= !(1u64 << (r % 64));
+                    }
+                }
+            }
+            b0 += len;
         }
+        part
     }
+}
+
+/// Words per block bitmask.
+const BW: usize = BLOCK / 64;
+
+fn last_mask(len: usize) -> u64 {
+    match len % 64 {
+        0 => !0,
+        r => (1u64 << r) - 1,
+    }
+}
+
+/// Runs `f` on every item, one thread per item (inline for a single item).
+fn par<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    std::thread::scope(|s| {
+        let f = &f;
+        let hs: Vec<_> = items.into_iter().map(|it| s.spawn(move || f(it))).collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// What pass 1 of one thread hands to pass 2.
+struct PartA {
+    /// eligible rows per policy
+    counts: Vec<usize>,
+    /// amounts computed by the exact evaluator (in row order), per policy
+    side: Vec<Vec<Fen>>,
+    /// blocks (global block number, ascending) decided by the exact evaluator, per policy
+    scalar_blocks: Vec<Vec<u32>>,
+    errors: Vec<Vec<(usize, String)>>,
+    /// the saved bool nodes over the thread's rows
+    saved: Vec<Vec<u64>>,
+}
+
+struct PartB {
+    /// amounts written per policy
+    written: Vec<usize>,
+    errors: Vec<Vec<(usize, String)>>,
 }
 
 #[derive(Clone, Copy)]
@@ -1026,94 +1431,319 @@ enum ColRef<'a> {
     None,
 }
 
+/// The current block's bool columns as bitmasks and text columns as one bitmask per code.
+struct BlockCols {
+    bits: Vec<Vec<u64>>,
+    onehot: Vec<Vec<u64>>,
+}
+
+impl BlockCols {
+    fn new(ncols: usize) -> BlockCols {
+        BlockCols {
+            bits: vec![Vec::new(); ncols],
+            onehot: vec![Vec::new(); ncols],
+        }
+    }
+    fn load(&mut self, cols: &[ColRef], dict_len: &[usize], bools: &[u32], texts: &[u32], b0: usize, len: usize) {
+        for &c in bools {
+            if let ColRef::B(v) = cols[c as usize] {
+                let out = &mut self.bits[c as usize];
+                out.resize(BW, 0);
+                for (o, ch) in out.iter_mut().zip(v[b0..b0 + len].chunks(64)) {
+                    let mut m = 0u64;
+                    for (j, b) in ch.iter().enumerate() {
+                        m |= (*b as u64) << j;
+                    }
+                    *o = m;
+                }
+            }
+        }
+        for &c in texts {
+            if let ColRef::T(codes) = cols[c as usize] {
+                let out = &mut self.onehot[c as usize];
+                out.clear();
+                out.resize(dict_len[c as usize] * BW, 0);
+                for (i, code) in codes[b0..b0 + len].iter().enumerate() {
+                    out[*code as usize * BW + i / 64] |= 1u64 << (i % 64);
+                }
+            }
+        }
+    }
+}
+
+/// Bitsets saved by pass 1, the saved index of each node, and the block's first word.
+type Saved<'b> = (&'b [Vec<u64>], &'b [u32], usize);
+
+/// Whole-block evaluation: ints as `BLOCK` lanes, bools as `BW` bitmask words.
+struct Dense<'a, 'b> {
+    slot: &'b [u32],
+    cols: &'b [ColRef<'a>],
+    blk: &'b BlockCols,
+    b0: usize,
+    len: usize,
+    /// pass 2: bool nodes come from the bitsets saved by pass 1 (bitsets, index per node, first word)
+    saved: Option<Saved<'b>>,
+}
+
 #[derive(Clone, Copy)]
-enum ISrc<'a> {
+enum DI<'a> {
     S(&'a [i64]),
     K(i64),
 }
 
 #[derive(Clone, Copy)]
-enum BSrc<'a> {
-    S(&'a [u8]),
-    Bools(&'a [bool]),
+enum DB<'a> {
+    W(&'a [u64]),
     K(bool),
 }
 
-fn isrc<'a>(s: &SI, slot: &[u32], ri: &'a [Vec<i64>], cols: &[ColRef<'a>], b0: usize, len: usize) -> ISrc<'a> {
-    match s {
-        SI::K(k) => ISrc::K(*k),
-        SI::Reg(r) => ISrc::S(&ri[slot[*r as usize] as usize][..len]),
-        SI::Col(c) => match cols[*c as usize] {
-            ColRef::I(v) => ISrc::S(&v[b0..b0 + len]),
-            _ => ISrc::K(0),
-        },
+impl<'a, 'b> Dense<'a, 'b> {
+    fn gi<'c>(&'c self, s: &SI, ri: &'c [Vec<i64>]) -> DI<'c> {
+        match s {
+            SI::K(k) => DI::K(*k),
+            SI::Reg(r) => DI::S(&ri[self.slot[*r as usize] as usize][..self.len]),
+            SI::Col(c) => match self.cols[*c as usize] {
+                ColRef::I(v) => DI::S(&v[self.b0..self.b0 + self.len]),
+                _ => DI::K(0),
+            },
+        }
+    }
+    fn gb<'c>(&'c self, s: &SB, rb: &'c [Vec<u64>]) -> DB<'c> {
+        let nw = self.len.div_ceil(64);
+        match s {
+            SB::K(k) => DB::K(*k),
+            SB::Reg(r) => match self.saved {
+                Some((sv, of, w0)) => DB::W(&sv[of[*r as usize] as usize][w0..w0 + nw]),
+                None => DB::W(&rb[self.slot[*r as usize] as usize][..nw]),
+            },
+            SB::Col(c) => DB::W(&self.blk.bits[*c as usize][..nw]),
+        }
+    }
+    /// Whether any row of the block has `s` set.
+    fn any(&self, s: &SB, rb: &[Vec<u64>]) -> bool {
+        match self.gb(s, rb) {
+            DB::K(k) => k,
+            DB::W(w) => {
+                let n = w.len();
+                w[..n - 1].iter().any(|x| *x != 0) || w[n - 1] & last_mask(self.len) != 0
+            }
+        }
+    }
+    fn and_into(&self, acc: &mut [u64], s: &SB, rb: &[Vec<u64>]) {
+        match self.gb(s, rb) {
+            DB::K(true) => {}
+            DB::K(false) => acc.fill(0),
+            DB::W(w) => acc.iter_mut().zip(w).for_each(|(a, x)| *a &= *x),
+        }
+    }
+
+    /// Runs one node into its register; returns whether any lane overflowed.
+    fn exec(
+        &self,
+        node: &Node,
+        plan: &(bool, Vec<u8>),
+        out_slot: usize,
+        ri: &mut [Vec<i64>],
+        rb: &mut [Vec<u64>],
+    ) -> bool {
+        let len = self.len;
+        let nw = len.div_ceil(64);
+        if node.is_bool() {
+            let mut out = std::mem::take(&mut rb[out_slot]);
+            {
+                let o = &mut out[..nw];
+                let ri: &[Vec<i64>] = ri;
+                let rb: &[Vec<u64>] = rb;
+                match node {
+                    Node::Cmp(op, a, b) => {
+                        let (a, b) = (self.gi(a, ri), self.gi(b, ri));
+                        match op {
+                            CmpOp::Lt => cmp_bits(o, a, b, len, |x, y| x < y),
+                            CmpOp::Le => cmp_bits(o, a, b, len, |x, y| x <= y),
+                            CmpOp::Gt => cmp_bits(o, a, b, len, |x, y| x > y),
+                            CmpOp::Ge => cmp_bits(o, a, b, len, |x, y| x >= y),
+                            CmpOp::Eq => cmp_bits(o, a, b, len, |x, y| x == y),
+                            CmpOp::Ne => cmp_bits(o, a, b, len, |x, y| x != y),
+                        }
+                    }
+                    Node::And(a, b) | Node::Or(a, b) => {
+                        let is_and = matches!(node, Node::And(..));
+                        match (self.gb(a, rb), self.gb(b, rb)) {
+                            (DB::W(x), DB::W(y)) => {
+                                for ((o, x), y) in o.iter_mut().zip(x).zip(y) {
+                                    *o = if is_and { x & y } else { x | y };
+                                }
+                            }
+                            (DB::W(x), DB::K(k)) | (DB::K(k), DB::W(x)) => match (is_and, k) {
+                                (true, true) | (false, false) => o.copy_from_slice(x),
+                                (true, false) => o.fill(0),
+                                (false, true) => o.fill(!0),
+                            },
+                            (DB::K(x), DB::K(y)) => {
+                                o.fill(if is_and && x && y || !is_and && (x || y) { !0 } else { 0 })
+                            }
+                        }
+                    }
+                    Node::Not(a) => match self.gb(a, rb) {
+                        DB::W(x) => o.iter_mut().zip(x).for_each(|(o, x)| *o = !x),
+                        DB::K(k) => o.fill(if k { 0 } else { !0 }),
+                    },
+                    Node::Mask(c, _) => {
+                        let oh = &self.blk.onehot[*c as usize];
+                        let (neg, codes) = plan;
+                        o.fill(0);
+                        for code in codes {
+                            let src = &oh[*code as usize * BW..*code as usize * BW + nw];
+                            o.iter_mut().zip(src).for_each(|(o, x)| *o |= x);
+                        }
+                        if *neg {
+                            o.iter_mut().for_each(|x| *x = !*x);
+                        }
+                    }
+                    Node::SelB(c, a, b) => {
+                        let w = |s: DB, i: usize| match s {
+                            DB::W(v) => v[i],
+                            DB::K(k) => {
+                                if k {
+                                    !0
+                                } else {
+                                    0
+                                }
+                            }
+                        };
+                        let (c, a, b) = (self.gb(c, rb), self.gb(a, rb), self.gb(b, rb));
+                        for (i, o) in o.iter_mut().enumerate() {
+                            let cw = w(c, i);
+                            *o = (cw & w(a, i)) | (!cw & w(b, i));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            rb[out_slot] = out;
+            false
+        } else {
+            let mut out = std::mem::take(&mut ri[out_slot]);
+            let ov;
+            {
+                let o = &mut out[..len];
+                let ri: &[Vec<i64>] = ri;
+                let rb: &[Vec<u64>] = rb;
+                ov = match node {
+                    Node::Bin(op, a, b) => bin_i(o, *op, self.gi(a, ri), self.gi(b, ri)),
+                    Node::MulRate(a, num, den) => mul_rate(o, self.gi(a, ri), *num, *den),
+                    Node::Neg(a) => map2_i(o, self.gi(a, ri), DI::K(0), |x, _| x.overflowing_neg()),
+                    Node::LookupI(c, vals) => {
+                        if let ColRef::T(codes) = self.cols[*c as usize] {
+                            let mut table = [0i64; 256];
+                            table[..vals.len()].copy_from_slice(vals);
+                            o.iter_mut()
+                                .zip(&codes[self.b0..self.b0 + len])
+                                .for_each(|(o, c)| *o = table[*c as usize]);
+                        }
+                        false
+                    }
+                    Node::SelI(c, a, b) => {
+                        let c = self.gb(c, rb);
+                        let (a, b) = (self.gi(a, ri), self.gi(b, ri));
+                        for (i, o) in o.iter_mut().enumerate() {
+                            let bit = match c {
+                                DB::W(w) => w[i / 64] >> (i % 64) & 1 == 1,
+                                DB::K(k) => k,
+                            };
+                            let src = if bit { a } else { b };
+                            *o = match src {
+                                DI::S(s) => s[i],
+                                DI::K(k) => k,
+                            };
+                        }
+                        false
+                    }
+                    _ => false,
+                };
+            }
+            ri[out_slot] = out;
+            ov
+        }
     }
 }
 
-fn bsrc<'a>(s: &SB, slot: &[u32], rb: &'a [Vec<u8>], cols: &[ColRef<'a>], b0: usize, len: usize) -> BSrc<'a> {
-    match s {
-        SB::K(k) => BSrc::K(*k),
-        SB::Reg(r) => BSrc::S(&rb[slot[*r as usize] as usize][..len]),
-        SB::Col(c) => match cols[*c as usize] {
-            ColRef::B(v) => BSrc::Bools(&v[b0..b0 + len]),
-            _ => BSrc::K(false),
-        },
-    }
-}
-
-fn any_b(s: BSrc, len: usize) -> bool {
-    match s {
-        BSrc::K(k) => k && len > 0,
-        BSrc::S(v) => v.iter().any(|x| *x != 0),
-        BSrc::Bools(v) => v.iter().any(|x| *x),
-    }
-}
-
-fn and_into(out: &mut [u8], s: BSrc) {
-    match s {
-        BSrc::K(true) => {}
-        BSrc::K(false) => out.fill(0),
-        BSrc::S(v) => out.iter_mut().zip(v).for_each(|(o, x)| *o &= *x),
-        BSrc::Bools(v) => out.iter_mut().zip(v).for_each(|(o, x)| *o &= *x as u8),
-    }
-}
-
-fn or_into(out: &mut [u8], s: BSrc) {
-    match s {
-        BSrc::K(false) => {}
-        BSrc::K(true) => out.fill(1),
-        BSrc::S(v) => out.iter_mut().zip(v).for_each(|(o, x)| *o |= *x),
-        BSrc::Bools(v) => out.iter_mut().zip(v).for_each(|(o, x)| *o |= *x as u8),
+/// Bitmask words of `f(a[i], b[i])` for `len` lanes.
+#[inline(always)]
+fn cmp_bits(out: &mut [u64], a: DI, b: DI, len: usize, f: impl Fn(i64, i64) -> bool) {
+    let pack = |out: &mut [u64], g: &dyn Fn(usize) -> bool| {
+        for (w, o) in out.iter_mut().enumerate() {
+            let lo = w * 64;
+            let hi = (lo + 64).min(len);
+            let mut m = 0u64;
+            for i in lo..hi {
+                m |= (g(i) as u64) << (i - lo);
+            }
+            *o = m;
+        }
+    };
+    match (a, b) {
+        (DI::S(x), DI::K(y)) => {
+            for (o, ch) in out.iter_mut().zip(x[..len].chunks(64)) {
+                let mut m = 0u64;
+                for (j, v) in ch.iter().enumerate() {
+                    m |= (f(*v, y) as u64) << j;
+                }
+                *o = m;
+            }
+        }
+        (DI::K(x), DI::S(y)) => {
+            for (o, ch) in out.iter_mut().zip(y[..len].chunks(64)) {
+                let mut m = 0u64;
+                for (j, v) in ch.iter().enumerate() {
+                    m |= (f(x, *v) as u64) << j;
+                }
+                *o = m;
+            }
+        }
+        (DI::S(x), DI::S(y)) => {
+            for ((o, cx), cy) in out.iter_mut().zip(x[..len].chunks(64)).zip(y[..len].chunks(64)) {
+                let mut m = 0u64;
+                for (j, (u, v)) in cx.iter().zip(cy).enumerate() {
+                    m |= (f(*u, *v) as u64) << j;
+                }
+                *o = m;
+            }
+        }
+        (DI::K(x), DI::K(y)) => {
+            let v = f(x, y);
+            pack(out, &|_| v)
+        }
     }
 }
 
 /// out[i] = f(a[i], b[i]); returns whether any lane overflowed.
 #[inline(always)]
-fn map2_i(out: &mut [i64], a: ISrc, b: ISrc, f: impl Fn(i64, i64) -> (i64, bool)) -> bool {
+fn map2_i(out: &mut [i64], a: DI, b: DI, f: impl Fn(i64, i64) -> (i64, bool)) -> bool {
     let mut ov = false;
     match (a, b) {
-        (ISrc::S(x), ISrc::S(y)) => {
+        (DI::S(x), DI::S(y)) => {
             for ((o, x), y) in out.iter_mut().zip(x).zip(y) {
                 let (v, f1) = f(*x, *y);
                 *o = v;
                 ov |= f1;
             }
         }
-        (ISrc::S(x), ISrc::K(y)) => {
+        (DI::S(x), DI::K(y)) => {
             for (o, x) in out.iter_mut().zip(x) {
                 let (v, f1) = f(*x, y);
                 *o = v;
                 ov |= f1;
             }
         }
-        (ISrc::K(x), ISrc::S(y)) => {
+        (DI::K(x), DI::S(y)) => {
             for (o, y) in out.iter_mut().zip(y) {
                 let (v, f1) = f(x, *y);
                 *o = v;
                 ov |= f1;
             }
         }
-        (ISrc::K(x), ISrc::K(y)) => {
+        (DI::K(x), DI::K(y)) => {
             let (v, f1) = f(x, y);
             out.fill(v);
             ov = f1;
@@ -1122,178 +1752,277 @@ fn map2_i(out: &mut [i64], a: ISrc, b: ISrc, f: impl Fn(i64, i64) -> (i64, bool)
     ov
 }
 
-#[inline(always)]
-fn cmp_i(out: &mut [u8], a: ISrc, b: ISrc, f: impl Fn(i64, i64) -> bool) {
-    match (a, b) {
-        (ISrc::S(x), ISrc::S(y)) => out
-            .iter_mut()
-            .zip(x)
-            .zip(y)
-            .for_each(|((o, x), y)| *o = f(*x, *y) as u8),
-        (ISrc::S(x), ISrc::K(y)) => out.iter_mut().zip(x).for_each(|(o, x)| *o = f(*x, y) as u8),
-        (ISrc::K(x), ISrc::S(y)) => out.iter_mut().zip(y).for_each(|(o, y)| *o = f(x, *y) as u8),
-        (ISrc::K(x), ISrc::K(y)) => out.fill(f(x, y) as u8),
+fn bin_i(o: &mut [i64], op: IOp, a: DI, b: DI) -> bool {
+    match op {
+        IOp::Add => map2_i(o, a, b, |x, y| x.overflowing_add(y)),
+        IOp::Sub => map2_i(o, a, b, |x, y| x.overflowing_sub(y)),
+        IOp::Mul => map2_i(o, a, b, |x, y| x.overflowing_mul(y)),
+        IOp::Min => map2_i(o, a, b, |x, y| (x.min(y), false)),
+        IOp::Max => map2_i(o, a, b, |x, y| (x.max(y), false)),
     }
 }
 
-fn to_u8<'a>(s: BSrc<'a>, tmp: &'a mut Vec<u8>, len: usize) -> &'a [u8] {
-    match s {
-        BSrc::S(v) => v,
-        BSrc::Bools(v) => {
-            tmp.clear();
-            tmp.extend(v.iter().map(|b| *b as u8));
-            tmp
+/// floor(a × num / den), exact; overflow of a × num is reported.
+fn mul_rate(o: &mut [i64], a: DI, num: i64, den: i64) -> bool {
+    // floor(p / den) without a hardware division for p >= 0:
+    // q = mulhi(p, floor(2^64 / den)) is floor(p/den) or one less; one correction.
+    let magic = (u64::MAX / den as u64) as u128;
+    let dd = den as u64;
+    map2_i(o, a, DI::K(0), |x, _| {
+        let (p, f) = x.overflowing_mul(num);
+        if p >= 0 {
+            let pu = p as u64;
+            let mut q = ((pu as u128 * magic) >> 64) as u64;
+            if pu - q * dd >= dd {
+                q += 1;
+            }
+            (q as i64, f)
+        } else {
+            (p.div_euclid(den), f)
         }
-        BSrc::K(k) => {
-            tmp.clear();
-            tmp.resize(len, k as u8);
-            tmp
-        }
-    }
+    })
 }
 
-/// Executes one node for one block; returns whether any lane overflowed.
-#[allow(clippy::too_many_arguments)]
-fn exec(
-    node: &Node,
-    out_slot: usize,
-    slot: &[u32],
-    cols: &[ColRef],
-    ri: &mut [Vec<i64>],
-    rb: &mut [Vec<u8>],
+/// Evaluation over the eligible rows of one policy in one block only (`idx`: row offsets in
+/// the block, ascending); bools as 0/1.
+struct Sparse<'a, 'b> {
+    idx: &'b [u32],
     b0: usize,
-    len: usize,
-) -> bool {
-    if node.is_bool() {
-        let mut out = std::mem::take(&mut rb[out_slot]);
-        {
-            let o = &mut out[..len];
-            let ri: &[Vec<i64>] = ri;
-            let rb: &[Vec<u8>] = rb;
-            let gi = |s: &SI| isrc(s, slot, ri, cols, b0, len);
-            let gb = |s: &SB| bsrc(s, slot, rb, cols, b0, len);
-            match node {
-                Node::Cmp(op, a, b) => {
-                    let (a, b) = (gi(a), gi(b));
-                    match op {
-                        CmpOp::Lt => cmp_i(o, a, b, |x, y| x < y),
-                        CmpOp::Le => cmp_i(o, a, b, |x, y| x <= y),
-                        CmpOp::Gt => cmp_i(o, a, b, |x, y| x > y),
-                        CmpOp::Ge => cmp_i(o, a, b, |x, y| x >= y),
-                        CmpOp::Eq => cmp_i(o, a, b, |x, y| x == y),
-                        CmpOp::Ne => cmp_i(o, a, b, |x, y| x != y),
-                    }
+    cols: &'b [ColRef<'a>],
+    /// int nodes computed for the whole block in pass 2, and their registers
+    dense: &'b [bool],
+    slot: &'b [u32],
+    ri: &'b [Vec<i64>],
+    /// bool nodes saved by pass 1 (bitsets over the thread's rows), and the block's first word
+    saved: &'b [Vec<u64>],
+    saved_of: &'b [u32],
+    sw0: usize,
+    scratch: &'b [Vec<i64>],
+    spos: &'b [u32],
+}
+
+/// An operand over the eligible rows: a block-long slice read through `idx`, one value per
+/// eligible row, or a constant.
+#[derive(Clone, Copy)]
+enum Op<'a> {
+    G(&'a [i64]),
+    S(&'a [i64]),
+    K(i64),
+}
+
+trait Src: Copy {
+    fn at(self, j: usize) -> i64;
+}
+#[derive(Clone, Copy)]
+struct Gat<'a>(&'a [i64], &'a [u32]);
+impl Src for Gat<'_> {
+    #[inline(always)]
+    fn at(self, j: usize) -> i64 {
+        self.0[self.1[j] as usize]
+    }
+}
+#[derive(Clone, Copy)]
+struct Seq<'a>(&'a [i64]);
+impl Src for Seq<'_> {
+    #[inline(always)]
+    fn at(self, j: usize) -> i64 {
+        self.0[j]
+    }
+}
+#[derive(Clone, Copy)]
+struct Kon(i64);
+impl Src for Kon {
+    #[inline(always)]
+    fn at(self, _: usize) -> i64 {
+        self.0
+    }
+}
+
+#[inline(always)]
+fn zip2<A: Src, B: Src>(o: &mut [i64], a: A, b: B, f: impl Fn(usize, i64, i64) -> (i64, bool)) -> bool {
+    let mut ov = false;
+    for (j, o) in o.iter_mut().enumerate() {
+        let (v, f1) = f(j, a.at(j), b.at(j));
+        *o = v;
+        ov |= f1;
+    }
+    ov
+}
+
+/// `o[j] = f(j, a[j], b[j])` over the eligible rows, monomorphised per operand kind; returns
+/// whether any lane overflowed.
+#[inline(always)]
+fn apply2(o: &mut [i64], idx: &[u32], a: Op, b: Op, f: impl Fn(usize, i64, i64) -> (i64, bool)) -> bool {
+    match (a, b) {
+        (Op::G(x), Op::G(y)) => zip2(o, Gat(x, idx), Gat(y, idx), f),
+        (Op::G(x), Op::S(y)) => zip2(o, Gat(x, idx), Seq(y), f),
+        (Op::G(x), Op::K(y)) => zip2(o, Gat(x, idx), Kon(y), f),
+        (Op::S(x), Op::G(y)) => zip2(o, Seq(x), Gat(y, idx), f),
+        (Op::S(x), Op::S(y)) => zip2(o, Seq(x), Seq(y), f),
+        (Op::S(x), Op::K(y)) => zip2(o, Seq(x), Kon(y), f),
+        (Op::K(x), Op::G(y)) => zip2(o, Kon(x), Gat(y, idx), f),
+        (Op::K(x), Op::S(y)) => zip2(o, Kon(x), Seq(y), f),
+        (Op::K(x), Op::K(y)) => zip2(o, Kon(x), Kon(y), f),
+    }
+}
+
+/// floor(x × num / den) for one value (see [`mul_rate`]).
+#[inline(always)]
+fn rate_fn(num: i64, den: i64) -> impl Fn(i64) -> (i64, bool) {
+    let magic = (u64::MAX / den as u64) as u128;
+    let dd = den as u64;
+    move |x| {
+        let (p, f) = x.overflowing_mul(num);
+        if p >= 0 {
+            let pu = p as u64;
+            let mut q = ((pu as u128 * magic) >> 64) as u64;
+            if pu - q * dd >= dd {
+                q += 1;
+            }
+            (q as i64, f)
+        } else {
+            (p.div_euclid(den), f)
+        }
+    }
+}
+
+fn cmp_fn(op: CmpOp) -> fn(i64, i64) -> bool {
+    match op {
+        CmpOp::Lt => |x, y| x < y,
+        CmpOp::Le => |x, y| x <= y,
+        CmpOp::Gt => |x, y| x > y,
+        CmpOp::Ge => |x, y| x >= y,
+        CmpOp::Eq => |x, y| x == y,
+        CmpOp::Ne => |x, y| x != y,
+    }
+}
+
+impl<'a, 'b> Sparse<'a, 'b> {
+    fn m(&self) -> usize {
+        self.idx.len()
+    }
+    fn gi(&self, s: &SI) -> Op<'_> {
+        match s {
+            SI::K(k) => Op::K(*k),
+            SI::Col(c) => match self.cols[*c as usize] {
+                ColRef::I(v) => Op::G(&v[self.b0..]),
+                _ => Op::K(0),
+            },
+            SI::Reg(r) => {
+                let r = *r as usize;
+                if self.dense[r] {
+                    Op::G(&self.ri[self.slot[r] as usize])
+                } else {
+                    Op::S(&self.scratch[self.spos[r] as usize][..self.m()])
                 }
-                Node::And(a, b) | Node::Or(a, b) => {
-                    let (mut t1, mut t2) = (Vec::new(), Vec::new());
-                    let x = to_u8(gb(a), &mut t1, len);
-                    let y = to_u8(gb(b), &mut t2, len);
-                    if matches!(node, Node::And(..)) {
-                        o.iter_mut().zip(x).zip(y).for_each(|((o, x), y)| *o = x & y);
-                    } else {
-                        o.iter_mut().zip(x).zip(y).for_each(|((o, x), y)| *o = x | y);
-                    }
-                }
-                Node::Not(a) => {
-                    let mut t1 = Vec::new();
-                    let x = to_u8(gb(a), &mut t1, len);
-                    o.iter_mut().zip(x).for_each(|(o, x)| *o = x ^ 1);
-                }
-                Node::Mask(c, m) => {
-                    if let ColRef::T(codes) = cols[*c as usize] {
-                        let mut table = [0u8; 256];
-                        table[..m.len()].copy_from_slice(m);
-                        o.iter_mut()
-                            .zip(&codes[b0..b0 + len])
-                            .for_each(|(o, c)| *o = table[*c as usize]);
-                    }
-                }
-                Node::SelB(c, a, b) => {
-                    let (mut t1, mut t2, mut t3) = (Vec::new(), Vec::new(), Vec::new());
-                    let c = to_u8(gb(c), &mut t1, len);
-                    let x = to_u8(gb(a), &mut t2, len);
-                    let y = to_u8(gb(b), &mut t3, len);
-                    for i in 0..len {
-                        o[i] = if c[i] != 0 { x[i] } else { y[i] };
-                    }
-                }
-                _ => {}
             }
         }
-        rb[out_slot] = out;
-        false
-    } else {
-        let mut out = std::mem::take(&mut ri[out_slot]);
-        let ov;
-        {
-            let o = &mut out[..len];
-            let ri: &[Vec<i64>] = ri;
-            let rb: &[Vec<u8>] = rb;
-            let gi = |s: &SI| isrc(s, slot, ri, cols, b0, len);
-            let gb = |s: &SB| bsrc(s, slot, rb, cols, b0, len);
-            ov = match node {
-                Node::Bin(op, a, b) => {
-                    let (a, b) = (gi(a), gi(b));
-                    match op {
-                        IOp::Add => map2_i(o, a, b, |x, y| x.overflowing_add(y)),
-                        IOp::Sub => map2_i(o, a, b, |x, y| x.overflowing_sub(y)),
-                        IOp::Mul => map2_i(o, a, b, |x, y| x.overflowing_mul(y)),
-                        IOp::Min => map2_i(o, a, b, |x, y| (x.min(y), false)),
-                        IOp::Max => map2_i(o, a, b, |x, y| (x.max(y), false)),
+    }
+    /// A bool operand as 0/1 values (gathered into `tmp` unless constant or computed here).
+    fn gb<'c>(&'c self, s: &SB, tmp: &'c mut [i64]) -> Op<'c> {
+        let m = self.m();
+        match s {
+            SB::K(k) => Op::K(*k as i64),
+            SB::Col(c) => match self.cols[*c as usize] {
+                ColRef::B(v) => {
+                    let v = &v[self.b0..];
+                    for (t, i) in tmp.iter_mut().zip(self.idx) {
+                        *t = v[*i as usize] as i64;
                     }
+                    Op::S(&tmp[..m])
                 }
-                Node::MulRate(a, num, den) => {
-                    let (num, den) = (*num, *den);
-                    // floor(p / den) without a hardware division for p >= 0:
-                    // q = mulhi(p, floor(2^64 / den)) is floor(p/den) or one less; one correction.
-                    let magic = (u64::MAX / den as u64) as u128;
-                    let dd = den as u64;
-                    map2_i(o, gi(a), ISrc::K(0), |x, _| {
-                        let (p, f) = x.overflowing_mul(num);
-                        if p >= 0 {
-                            let pu = p as u64;
-                            let mut q = ((pu as u128 * magic) >> 64) as u64;
-                            if pu - q * dd >= dd {
-                                q += 1;
-                            }
-                            (q as i64, f)
-                        } else {
-                            (p.div_euclid(den), f)
+                _ => Op::K(0),
+            },
+            SB::Reg(r) => {
+                let r = *r as usize;
+                match self.saved_of[r] {
+                    u32::MAX => Op::S(&self.scratch[self.spos[r] as usize][..m]),
+                    s => {
+                        let w = &self.saved[s as usize][self.sw0..];
+                        for (t, i) in tmp.iter_mut().zip(self.idx) {
+                            *t = (w[*i as usize / 64] >> (*i % 64) & 1) as i64;
                         }
-                    })
-                }
-                Node::Neg(a) => map2_i(o, gi(a), ISrc::K(0), |x, _| x.overflowing_neg()),
-                Node::LookupI(c, vals) => {
-                    if let ColRef::T(codes) = cols[*c as usize] {
-                        let mut table = [0i64; 256];
-                        table[..vals.len()].copy_from_slice(vals);
-                        o.iter_mut()
-                            .zip(&codes[b0..b0 + len])
-                            .for_each(|(o, c)| *o = table[*c as usize]);
+                        Op::S(&tmp[..m])
                     }
-                    false
                 }
-                Node::SelI(c, a, b) => {
-                    let mut t1 = Vec::new();
-                    let c = to_u8(gb(c), &mut t1, len);
-                    let (a, b) = (gi(a), gi(b));
-                    for i in 0..len {
-                        let x = match a {
-                            ISrc::S(s) => s[i],
-                            ISrc::K(k) => k,
-                        };
-                        let y = match b {
-                            ISrc::S(s) => s[i],
-                            ISrc::K(k) => k,
-                        };
-                        o[i] = if c[i] != 0 { x } else { y };
-                    }
-                    false
-                }
-                _ => false,
-            };
+            }
         }
-        ri[out_slot] = out;
-        ov
+    }
+
+    /// A value into `o` (one per eligible row).
+    fn gather_into(&self, s: &SI, o: &mut [i64]) {
+        match self.gi(s) {
+            Op::K(k) => o.fill(k),
+            Op::S(v) => o.copy_from_slice(&v[..o.len()]),
+            Op::G(v) => o.iter_mut().zip(self.idx).for_each(|(o, i)| *o = v[*i as usize]),
+        }
+    }
+
+    /// Runs one node for the eligible rows into `o`; returns whether any lane overflowed.
+    fn exec(&self, node: &Node, o: &mut [i64], tmps: &mut [Vec<i64>; 3]) -> bool {
+        let idx = self.idx;
+        let [t0, t1, t2] = tmps;
+        let codes_of = |c: &u32| match self.cols[*c as usize] {
+            ColRef::T(codes) => &codes[self.b0..],
+            _ => &[][..],
+        };
+        match node {
+            Node::Bin(op, a, b) => {
+                let (a, b) = (self.gi(a), self.gi(b));
+                match op {
+                    IOp::Add => apply2(o, idx, a, b, |_, x, y| x.overflowing_add(y)),
+                    IOp::Sub => apply2(o, idx, a, b, |_, x, y| x.overflowing_sub(y)),
+                    IOp::Mul => apply2(o, idx, a, b, |_, x, y| x.overflowing_mul(y)),
+                    IOp::Min => apply2(o, idx, a, b, |_, x, y| (x.min(y), false)),
+                    IOp::Max => apply2(o, idx, a, b, |_, x, y| (x.max(y), false)),
+                }
+            }
+            Node::MulRate(a, num, den) => {
+                let f = rate_fn(*num, *den);
+                apply2(o, idx, self.gi(a), Op::K(0), |_, x, _| f(x))
+            }
+            Node::Neg(a) => apply2(o, idx, self.gi(a), Op::K(0), |_, x, _| x.overflowing_neg()),
+            Node::LookupI(c, vals) => {
+                let codes = codes_of(c);
+                for (o, i) in o.iter_mut().zip(idx) {
+                    *o = vals.get(codes[*i as usize] as usize).copied().unwrap_or(0);
+                }
+                false
+            }
+            Node::Mask(c, m) => {
+                let codes = codes_of(c);
+                for (o, i) in o.iter_mut().zip(idx) {
+                    *o = m.get(codes[*i as usize] as usize).copied().unwrap_or(0) as i64;
+                }
+                false
+            }
+            Node::Cmp(op, a, b) => {
+                let f = cmp_fn(*op);
+                apply2(o, idx, self.gi(a), self.gi(b), |_, x, y| (f(x, y) as i64, false))
+            }
+            Node::And(a, b) => apply2(o, idx, self.gb(a, t0), self.gb(b, t1), |_, x, y| (x & y, false)),
+            Node::Or(a, b) => apply2(o, idx, self.gb(a, t0), self.gb(b, t1), |_, x, y| (x | y, false)),
+            Node::Not(a) => apply2(o, idx, self.gb(a, t0), Op::K(0), |_, x, _| (x ^ 1, false)),
+            Node::SelI(c, a, b) => {
+                let c = self.gb(c, t0);
+                let (a, b) = (self.gi(a), self.gi(b));
+                sel(o, idx, c, a, b)
+            }
+            Node::SelB(c, a, b) => {
+                let c = self.gb(c, t0);
+                let (a, b) = (self.gb(a, t1), self.gb(b, t2));
+                sel(o, idx, c, a, b)
+            }
+        }
+    }
+}
+
+fn sel(o: &mut [i64], idx: &[u32], c: Op, a: Op, b: Op) -> bool {
+    match c {
+        Op::K(k) => apply2(o, idx, if k != 0 { a } else { b }, Op::K(0), |_, x, _| (x, false)),
+        Op::S(c) => apply2(o, idx, a, b, |j, x, y| (if c[j] != 0 { x } else { y }, false)),
+        Op::G(c) => apply2(o, idx, a, b, |j, x, y| {
+            (if c[idx[j] as usize] != 0 { x } else { y }, false)
+        }),
     }
 }

@@ -170,6 +170,7 @@ pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &PolicyFo
         },
     )
     .await?;
+    crate::search::bump(&mut tx, base_id).await?; // the search index is stale now
     tx.commit().await?;
     Ok(id)
 }
@@ -272,6 +273,7 @@ pub async fn add_version(
         },
     )
     .await?;
+    crate::search::bump(&mut tx, base_id).await?; // the search index is stale now
     tx.commit().await?;
     Ok(version)
 }
@@ -315,6 +317,7 @@ pub async fn publish(state: &AppState, actor: &Actor, base_id: &str, policy_id: 
         },
     )
     .await?;
+    crate::search::bump(&mut tx, base_id).await?; // the search index is stale now
     tx.commit().await?;
     Ok(())
 }

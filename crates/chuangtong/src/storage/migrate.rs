@@ -34,6 +34,8 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_indicators"),
     migration!(5, "0005_policies"),
     migration!(6, "0006_vouchers"),
+    migration!(7, "0007_applications"),
+    migration!(8, "0008_search"),
 ];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").

@@ -121,6 +121,7 @@ pub async fn list_service(
         },
     )
     .await?;
+    crate::search::bump(&mut tx, base_id).await?; // the search index is stale now
     tx.commit().await?;
     Ok(id)
 }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<Keys>,
     pub settings: Arc<Settings>,
+    /// Per-process cache of the bases' search indexes (rebuilt from the database).
+    pub search: Arc<crate::search::Indexes>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::indicator::routes::router())
         .merge(crate::voucher::routes::router())
         .merge(crate::policy::routes::router())
+        .merge(crate::application::routes::router())
+        .merge(crate::search::routes::router())
         .route("/static/app.css", get(stylesheet))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(not_found)

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod application;
 mod audit;
 mod auth;
 mod browser;
@@ -13,5 +14,6 @@ mod ledger;
 mod platform;
 mod policy;
 mod registry;
+mod search;
 mod tenancy;
 mod voucher;

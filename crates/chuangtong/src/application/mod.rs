@@ -1,0 +1,39 @@
+//! Applications and review (申报 → 受理/预审 → 补正 → 专家评审 → 公示 → 审批 →
+//! 兑现 → 绩效评价), configurable per programme (申报批次).
+//!
+//! - [`state`]: the state machine, pure and tested pair by pair;
+//! - [`programme`]: a base admin's call for applications, linked to a
+//!   published policy, with time limits in working days and a funded budget;
+//! - [`clock`]: each stage's statutory clock on the working-day calendar;
+//! - [`case`]: one application — draft, submit (with the policy engine's
+//!   answer), withdraw, pre-review, 补正, and the shared transition step;
+//! - [`panel`]: 评审制 — reproducible expert draw with conflicts excluded,
+//!   blind scoring on a weighted rubric, trimmed aggregate;
+//! - [`publicity`]: 公示, objections, approval, pay-out and evaluation;
+//! - [`report`]: what a base admin sees for a programme.
+
+pub mod case;
+pub mod clock;
+pub mod pages;
+pub mod panel;
+pub mod programme;
+pub mod publicity;
+pub mod report;
+pub mod routes;
+pub mod state;
+
+pub use state::{transition, Event, IllegalTransition, State};
+
+/// Ledger account codes of this capability.
+pub mod accounts {
+    pub use crate::voucher::accounts::FUNDING;
+
+    pub fn budget(programme_code: &str) -> String {
+        format!("budget:programme:{programme_code}")
+    }
+
+    /// What the base owes an enterprise for its approved grants.
+    pub fn payable(enterprise_id: &str) -> String {
+        format!("payable:enterprise:{enterprise_id}")
+    }
+}
