@@ -12,6 +12,7 @@ pub mod industry;
 pub mod money;
 pub mod phone;
 pub mod region;
+pub mod rng;
 pub mod uscc;
 
 pub use calendar::{CalendarError, WorkCalendar, YearSchedule};
@@ -20,6 +21,7 @@ pub use industry::{IndustryError, IndustrySection};
 pub use money::{Fen, MoneyError};
 pub use phone::{Phone, PhoneError};
 pub use region::{RegionCode, RegionError, RegionLevel};
+pub use rng::SplitMix64;
 pub use uscc::{Uscc, UsccError};
 
 /// A validation error with a stable code such as `uscc.check_char`.

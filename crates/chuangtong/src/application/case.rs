@@ -55,16 +55,9 @@ pub struct Case {
     pub updated_at: String,
 }
 
-pub fn refused(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::Conflict {
-        code,
-        message: message.into(),
-    }
-}
-
 impl From<IllegalTransition> for AppError {
     fn from(e: IllegalTransition) -> Self {
-        refused(IllegalTransition::CODE, e.to_string())
+        AppError::refused(IllegalTransition::CODE, e.to_string())
     }
 }
 
@@ -140,7 +133,7 @@ pub async fn step(
         .await?
         .rows_affected();
     if moved != 1 {
-        return Err(refused(
+        return Err(AppError::refused(
             "application.concurrent_change",
             "申报状态刚被他人修改，请刷新后重试",
         ));
@@ -273,7 +266,7 @@ fn ensure_open(p: &Programme) -> Result<(), AppError> {
     if p.open {
         Ok(())
     } else {
-        Err(refused(
+        Err(AppError::refused(
             "application.programme_closed",
             format!(
                 "申报批次“{}”的申报时间为 {} 至 {}，当前不在申报期内",
@@ -305,7 +298,7 @@ pub async fn create_draft(
     .fetch_optional(&mut *tx)
     .await?;
     if live.is_some() {
-        return Err(refused(
+        return Err(AppError::refused(
             "application.duplicate",
             "本企业在该批次已有申报，请继续办理原申报",
         ));
@@ -357,7 +350,10 @@ pub async fn update_form(
     let mut tx = state.db.begin().await?;
     let c = load(&mut tx, base_id, id, party).await?;
     if !matches!(c.state, State::Draft | State::ReturnedForAmendment) {
-        return Err(refused("application.not_editable", "只有草稿或退回补正的申报可以修改"));
+        return Err(AppError::refused(
+            "application.not_editable",
+            "只有草稿或退回补正的申报可以修改",
+        ));
     }
     let p = programme::get_tx(&mut tx, base_id, &c.programme_id).await?;
     let fen = amount(&f.amount_requested_yuan)?;
@@ -406,8 +402,8 @@ pub async fn judge(
     let v = info
         .current_version
         .as_ref()
-        .ok_or_else(|| refused("policy.not_in_force", "该政策今天没有生效的版本"))?;
-    let policy = library::compile_source(&v.source)?;
+        .ok_or_else(|| AppError::refused("policy.not_in_force", "该政策今天没有生效的版本"))?;
+    let policy = library::compiled_version(v)?;
     let all = facts::load(&state.db, base_id, Some(enterprise_id)).await?;
     let ef = all.get(enterprise_id).ok_or(AppError::NotFound)?;
     let o = policy.evaluate(&ef.facts, &ParamOverrides::new());
@@ -462,14 +458,14 @@ pub async fn submit(state: &AppState, actor: &Actor, base_id: &str, party: &Part
         .await?
         .is_some_and(|d| today > d)
     {
-        return Err(refused(
+        return Err(AppError::refused(
             "application.amendment_overdue",
             "补正期限已过，不能再提交补正材料",
         ));
     }
     let j = judge(state, base_id, &p.policy_id, &c.enterprise_id).await?;
     if j.eligible == "no" {
-        return Err(refused("application.not_eligible", j.explanation));
+        return Err(AppError::refused("application.not_eligible", j.explanation));
     }
     record_judgement(&mut tx, id, &j).await?;
     let extra = json!({ "eligible": j.eligible, "policy_hash": j.policy_hash, "eligible_amount_fen": j.amount_fen });

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
-use super::case::{self, refused, Case, Party};
+use super::case::{self, Case, Party};
 use super::clock::{self, Stage};
 use super::programme::{self, Criterion, ReviewMode};
 use super::state::{Event, State};
@@ -19,29 +19,15 @@ use crate::storage::time;
 use crate::web::error::{AppError, FieldErrors};
 use crate::web::AppState;
 
-/// splitmix64: a fixed, documented generator, so a recorded seed redraws
-/// the same panel on any machine and any version of our dependencies.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
 /// Draws `n` of the candidates: sort by id, then a partial Fisher–Yates
 /// shuffle driven by the seed. Pure, so the draw is reproducible.
 pub fn draw(seed: u64, candidates: &[String], n: usize) -> Vec<String> {
     let mut pool: Vec<String> = candidates.to_vec();
     pool.sort();
-    let mut rng = SplitMix(seed);
+    let mut rng = chuangtong_domain::SplitMix64::new(seed);
     let n = n.min(pool.len());
     for i in 0..n {
-        let j = i + (rng.next() % (pool.len() - i) as u64) as usize;
+        let j = i + rng.below((pool.len() - i) as u64) as usize;
         pool.swap(i, j);
     }
     pool.truncate(n);
@@ -120,7 +106,7 @@ pub async fn draw_panel(state: &AppState, actor: &Actor, base_id: &str, id: &str
     super::state::transition(c.state, Event::DrawExperts)?;
     let p = programme::get_tx(&mut tx, base_id, &c.programme_id).await?;
     if p.review_mode != ReviewMode::Panel {
-        return Err(refused("application.wrong_mode", "核准制批次不进行专家评审"));
+        return Err(AppError::refused("application.wrong_mode", "核准制批次不进行专家评审"));
     }
     let enterprise_name: String = sqlx::query("SELECT name FROM enterprises WHERE id = $1")
         .bind(&c.enterprise_id)
@@ -169,7 +155,7 @@ pub async fn draw_panel(state: &AppState, actor: &Actor, base_id: &str, id: &str
     }
     let n = p.experts_per_application as usize;
     if pool.len() < n {
-        return Err(refused(
+        return Err(AppError::refused(
             "application.experts_insufficient",
             format!("符合条件的专家只有{}人，少于所需的{}人", pool.len(), n),
         ));
@@ -266,7 +252,10 @@ pub async fn score(
     let party = Party::Expert(expert_id.to_string());
     let c = case::load(&mut tx, base_id, id, &party).await?;
     if c.state != State::UnderExpertReview {
-        return Err(refused("application.not_under_review", "该申报当前不在专家评审阶段"));
+        return Err(AppError::refused(
+            "application.not_under_review",
+            "该申报当前不在专家评审阶段",
+        ));
     }
     let p = programme::get_tx(&mut tx, base_id, &c.programme_id).await?;
     let total = weighted(&p.rubric, &f.scores)?;
@@ -283,7 +272,10 @@ pub async fn score(
     .await?
     .rows_affected();
     if updated != 1 {
-        return Err(refused("application.already_scored", "您已对该申报评分，不能重复评分"));
+        return Err(AppError::refused(
+            "application.already_scored",
+            "您已对该申报评分，不能重复评分",
+        ));
     }
     audit::append(
         &mut tx,

@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::accounts;
-use super::case::{self, refused, Case, Party};
+use super::case::{self, Case, Party};
 use super::clock::{self, Stage};
 use super::programme::{self, ReviewMode};
 use super::state::{transition, Event, State};
@@ -28,7 +28,10 @@ pub async fn publish(state: &AppState, actor: &Actor, base_id: &str, id: &str) -
     transition(c.state, Event::Publish)?;
     let p = programme::get_tx(&mut tx, base_id, &c.programme_id).await?;
     if p.review_mode == ReviewMode::Panel && c.state == State::Accepted {
-        return Err(refused("application.wrong_mode", "评审制批次须经专家评审后才能公示"));
+        return Err(AppError::refused(
+            "application.wrong_mode",
+            "评审制批次须经专家评审后才能公示",
+        ));
     }
     case::step(state, &mut tx, actor, base_id, &c, Event::Publish, "", json!({})).await?;
     let cal = crate::calendar::load(&state.db).await?;
@@ -80,7 +83,10 @@ pub async fn lodge(
         .await?
         .is_some_and(|d| time::today() > d)
     {
-        return Err(refused("application.publicity_over", "公示期已结束，不能再提出异议"));
+        return Err(AppError::refused(
+            "application.publicity_over",
+            "公示期已结束，不能再提出异议",
+        ));
     }
     let oid = crate::new_id();
     let now = time::now_text();
@@ -294,7 +300,7 @@ pub async fn approve(
     let today = time::today();
     if let Some(end) = clock::due_of(&mut tx, id, Stage::Publicity).await? {
         if today <= end {
-            return Err(refused(
+            return Err(AppError::refused(
                 "application.publicity_running",
                 format!("公示期至 {end} 结束，期满后方可批准"),
             ));

@@ -50,21 +50,6 @@ const SEED: [(&str, &str, &str, bool, &str); 5] = [
     ),
 ];
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> i64 {
-        (self.next() % n) as i64
-    }
-}
-
 pub async fn populate(state: &AppState, actor: &Actor, base_id: &str) -> anyhow::Result<()> {
     let from = format!("{}-01-01", chrono::Datelike::year(&time::today()) - 1);
     for (title, issuer, source, no_application, budget) in SEED {
@@ -92,31 +77,31 @@ pub async fn populate(state: &AppState, actor: &Actor, base_id: &str) -> anyhow:
         .bind(base_id)
         .fetch_all(state.db.pool())
         .await?;
-    let mut rng = Rng(0x6368_7561_6e67);
+    let mut rng = chuangtong_domain::SplitMix64::new(0x6368_7561_6e67);
     for (i, r) in firms.iter().enumerate() {
         let id: String = r.get(0);
-        let revenue = rng.below(3_000) * 1_000_000; // up to 3000万元
+        let revenue = (rng.below(3_000) as i64) * 1_000_000; // up to 3000万元
         let category = ["none", "none", "none", "graduate", "veteran", "unemployed", "disabled"][rng.below(7) as usize];
         let carrier = ["none", "none", "none", "none", "municipal", "provincial", "national"][rng.below(7) as usize];
         let grade = ["A", "A", "B", "B", "B", "C", "D"][rng.below(7) as usize];
         let talent = ["none", "none", "district", "city", "provincial", "national"][rng.below(6) as usize];
         let mut f = json!({
             "营业收入": revenue,
-            "纳税额": revenue / 100 * rng.below(8),
-            "研发费用": revenue / 100 * rng.below(10),
-            "发明专利数": rng.below(12),
+            "纳税额": revenue / 100 * (rng.below(8) as i64),
+            "研发费用": revenue / 100 * (rng.below(10) as i64),
+            "发明专利数": (rng.below(12) as i64),
             "实际控制人类别": category,
             "个体工商户": rng.below(10) == 0,
             "运营载体级别": carrier,
             "入驻载体": rng.below(3) == 0,
-            "房租": rng.below(400) * 100_000,
+            "房租": (rng.below(400) as i64) * 100_000,
             "纳税信用等级": grade,
             "严重失信": rng.below(25) == 0,
             "人才层次": talent,
         });
         // Every sixth firm has not told its controller's age yet.
         if i % 6 != 5 {
-            f["实际控制人年龄"] = json!(24 + rng.below(40));
+            f["实际控制人年龄"] = json!(24 + (rng.below(40) as i64));
         }
         facts::record(state, actor, base_id, &id, &f, "模拟数据")
             .await

@@ -30,31 +30,8 @@ pub struct Subjects {
     pub investor: String,
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: &str) -> Rng {
-        Rng(seed.bytes().fold(0x9E37_79B9_7F4A_7C15, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01B3)
-        }))
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+/// The generator is chuangtong_domain's splitmix64, seeded by the base code.
+type Rng = chuangtong_domain::SplitMix64;
 
 /// Where a demo base sits: its organisation tree and the districts firms register in.
 struct Geography {
@@ -171,7 +148,7 @@ pub async fn populate(
     base: &SeedBase,
     size: Size,
 ) -> anyhow::Result<Subjects> {
-    let mut rng = Rng::new(&base.code);
+    let mut rng = Rng::from_text(&base.code);
     let geo = geography(&base.code);
     let (n_enterprises, n_persons, n_small) = match size {
         Size::Full => (120, 40, 1),

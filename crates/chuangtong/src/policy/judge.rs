@@ -5,13 +5,14 @@
 //! grant can be recomputed exactly later).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chuangtong_rules::{Outcome, ParamOverrides, Policy, Tri, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::facts::{self, EnterpriseFacts};
-use super::library::{self, compile_source, PolicyInfo};
+use super::library::{self, PolicyInfo};
 use crate::audit::{self, Actor, Entry};
 use crate::storage::time;
 use crate::web::error::{AppError, FieldError};
@@ -62,11 +63,11 @@ fn answer(info: &PolicyInfo, outcome: &Outcome) -> Answer {
 }
 
 /// Published policies in force today, compiled.
-async fn in_force(state: &AppState, base_id: &str) -> Result<Vec<(PolicyInfo, Policy)>, AppError> {
+async fn in_force(state: &AppState, base_id: &str) -> Result<Vec<(PolicyInfo, Arc<Policy>)>, AppError> {
     let mut out = Vec::new();
     for info in library::list(&state.db, base_id, time::today(), true).await? {
         if let Some(v) = &info.current_version {
-            let compiled = compile_source(&v.source)?;
+            let compiled = library::compiled_version(v)?;
             out.push((info, compiled));
         }
     }
@@ -219,13 +220,17 @@ fn summarise(
     m
 }
 
-async fn policy_and_info(state: &AppState, base_id: &str, policy_id: &str) -> Result<(PolicyInfo, Policy), AppError> {
+async fn policy_and_info(
+    state: &AppState,
+    base_id: &str,
+    policy_id: &str,
+) -> Result<(PolicyInfo, Arc<Policy>), AppError> {
     let info = library::get(&state.db, base_id, policy_id, time::today()).await?;
     let v = info.current_version.clone().ok_or_else(|| AppError::Conflict {
         code: "policy.not_in_force",
         message: "该政策今天没有生效的版本".into(),
     })?;
-    let compiled = compile_source(&v.source)?;
+    let compiled = library::compiled_version(&v)?;
     Ok((info, compiled))
 }
 

@@ -81,6 +81,27 @@ pub fn compile_source(source: &str) -> Result<Policy, AppError> {
     })
 }
 
+/// The compiled rules of a stored version. A version's source never changes
+/// once stored, so compiled policies are kept per process by version id:
+/// the calculator and matching no longer recompile every published policy on
+/// every request. (A cache only: it holds nothing the database does not.)
+pub fn compiled_version(v: &VersionInfo) -> Result<std::sync::Arc<Policy>, AppError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Policy>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(p) = cache.lock().expect("policy cache lock").get(&v.id) {
+        return Ok(p.clone());
+    }
+    let compiled = Arc::new(compile_source(&v.source)?);
+    let mut map = cache.lock().expect("policy cache lock");
+    if map.len() >= 10_000 {
+        map.clear();
+    }
+    map.insert(v.id.clone(), compiled.clone());
+    Ok(compiled)
+}
+
 fn parse_dates(e: &mut FieldErrors, from: &str, to: &str) -> (Option<NaiveDate>, Option<NaiveDate>) {
     let from_d = NaiveDate::parse_from_str(from.trim(), "%Y-%m-%d").ok();
     if from_d.is_none() {

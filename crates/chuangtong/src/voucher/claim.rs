@@ -3,7 +3,6 @@
 //! never more than the batch holds: the budget's floor is checked by the
 //! ledger in the same statement that debits it.
 
-use axum::http::StatusCode;
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::json;
@@ -27,10 +26,6 @@ pub struct Claim {
     pub created_at: String,
     /// True when this answer repeats an earlier claim
     pub replayed: bool,
-}
-
-fn refused(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::rejected(StatusCode::CONFLICT, code, message)
 }
 
 pub async fn find(
@@ -85,13 +80,13 @@ pub async fn claim(
         (batch.get(0), batch.get(1), batch.get(2), batch.get(3), batch.get(4));
     let now = Utc::now();
     if time::parse_text(&opens).is_some_and(|o| now < o) {
-        return Err(refused(
+        return Err(AppError::refused(
             "voucher.not_open",
             format!("申领尚未开始，开始时间 {}", time::display(&opens)),
         ));
     }
     if time::parse_text(&closes).is_some_and(|c| now >= c) {
-        return Err(refused(
+        return Err(AppError::refused(
             "voucher.closed",
             format!("申领已于 {} 截止", time::display(&closes)),
         ));
@@ -121,7 +116,7 @@ pub async fn claim(
     .get(0);
     let amount = cap.min(available);
     if amount <= 0 {
-        return Err(refused("voucher.sold_out", "本批次创新券已领完"));
+        return Err(AppError::refused("voucher.sold_out", "本批次创新券已领完"));
     }
     let wallet = ledger::open_account(
         &mut tx,

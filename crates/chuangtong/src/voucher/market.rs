@@ -7,7 +7,6 @@
 //! enterprise confirms delivery, so a provider can never be paid for an
 //! order the enterprise did not confirm.
 
-use axum::http::StatusCode;
 use chuangtong_domain::Fen;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -205,10 +204,6 @@ pub struct OrderForm {
     pub batch_id: Option<String>,
 }
 
-fn refused(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::rejected(StatusCode::CONFLICT, code, message)
-}
-
 /// Places an order; the voucher pays min(wallet, price × co-payment ratio),
 /// reserved as a pending transfer.
 pub async fn place_order(
@@ -401,7 +396,7 @@ pub async fn deliver(
         return Err(AppError::NotFound);
     }
     if order.state != "placed" {
-        return Err(refused(
+        return Err(AppError::refused(
             "order.state",
             format!("订单当前状态为“{}”，不能标记交付", state_label(&order.state)),
         ));
@@ -446,7 +441,7 @@ pub async fn confirm(
         return Err(AppError::NotFound);
     }
     if order.state != "delivered" {
-        return Err(refused(
+        return Err(AppError::refused(
             "order.state",
             format!(
                 "订单当前状态为“{}”，须服务机构标记交付后才能确认",
@@ -477,7 +472,7 @@ pub async fn cancel(
         return Err(AppError::NotFound);
     }
     if !matches!(order.state.as_str(), "placed" | "delivered") {
-        return Err(refused(
+        return Err(AppError::refused(
             "order.state",
             format!("订单当前状态为“{}”，不能取消", state_label(&order.state)),
         ));
@@ -518,7 +513,10 @@ async fn transition(
     .await?
     .rows_affected();
     if changed == 0 {
-        return Err(refused("order.state", "订单状态已被其他操作改变，请刷新后重试"));
+        return Err(AppError::refused(
+            "order.state",
+            "订单状态已被其他操作改变，请刷新后重试",
+        ));
     }
     audit::append(
         tx,

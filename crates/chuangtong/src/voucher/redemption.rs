@@ -3,7 +3,6 @@
 //! payable to settlement. The payable account cannot be overdrawn, and only
 //! confirmed orders credited it, so nothing unconfirmed can ever be paid.
 
-use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 use sqlx::Row;
@@ -23,10 +22,6 @@ pub struct Redemption {
     pub state: String,
     pub orders: i64,
     pub created_at: String,
-}
-
-fn refused(code: &'static str, message: impl Into<String>) -> AppError {
-    AppError::rejected(StatusCode::CONFLICT, code, message)
 }
 
 /// Gathers every confirmed, not yet redeemed voucher order of the provider.
@@ -49,7 +44,7 @@ pub async fn request(
     .await?
     .rows_affected();
     if claimed == 0 {
-        return Err(refused(
+        return Err(AppError::refused(
             "redemption.nothing",
             "没有可兑现的订单：只有企业确认交付的创新券订单才能申请兑现",
         ));
@@ -116,7 +111,7 @@ pub async fn settle(
     let (provider_id, amount, st, created_at): (String, i64, String, String) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
     if st != "requested" {
-        return Err(refused("redemption.state", "该兑现申请已处理"));
+        return Err(AppError::refused("redemption.state", "该兑现申请已处理"));
     }
     let payable = ledger::account_by_code(&mut tx, base_id, &accounts::payable(&provider_id)).await?;
     let settlement = ledger::open_account(

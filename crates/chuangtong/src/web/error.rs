@@ -114,6 +114,15 @@ impl From<sqlx::Error> for AppError {
 }
 
 impl AppError {
+    /// 409: the request is well-formed but the current state refuses it
+    /// (sold out, wrong order state, already settled…).
+    pub fn refused(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn rejected(status: StatusCode, code: &'static str, message: impl Into<String>) -> AppError {
         AppError::Rejected {
             status,

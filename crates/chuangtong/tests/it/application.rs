@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::helpers::{field_codes, Api, TestApp, DEMO_PASSWORD};
+use crate::helpers::{csrf_of, field_codes, Api, TestApp};
 
 async fn base_id(app: &TestApp) -> String {
     app.text("SELECT id FROM bases WHERE code = 'R08'").await
@@ -18,33 +18,11 @@ async fn base_id(app: &TestApp) -> String {
 
 /// Accounts with `role` acting for the given registry records.
 async fn accounts(app: &TestApp, prefix: &str, role: chuangtong::auth::Role, subjects: &[String]) -> Vec<Api> {
-    let base = base_id(app).await;
-    let hash = chuangtong::auth::password::hash_blocking(DEMO_PASSWORD).unwrap();
-    let actor = chuangtong::audit::Actor::system("test");
-    let mut tx = app.state.db.begin().await.unwrap();
-    for (i, id) in subjects.iter().enumerate() {
-        let user = chuangtong::auth::users::create(
-            &mut tx,
-            &app.state.keys,
-            &actor,
-            chuangtong::auth::users::NewUser {
-                username: &format!("{prefix}-{i}"),
-                display_name: prefix,
-                password_hash: &hash,
-                platform_admin: false,
-                phone: None,
-            },
-        )
-        .await
-        .unwrap();
-        chuangtong::auth::users::add_membership(&mut tx, &app.state.keys, &actor, &user, &base, role, Some(id))
-            .await
-            .unwrap();
-    }
-    tx.commit().await.unwrap();
     let mut out = Vec::new();
-    for i in 0..subjects.len() {
-        out.push(app.api_as(&format!("{prefix}-{i}")).await);
+    for (i, id) in subjects.iter().enumerate() {
+        let username = format!("{prefix}-{i}");
+        app.add_member(&username, role, Some(id)).await;
+        out.push(app.api_as(&username).await);
     }
     out
 }
@@ -703,14 +681,7 @@ async fn application_full_programme(app: &TestApp) {
         .text()
         .await
         .unwrap();
-    let csrf = html
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&html);
     let r = b0
         .post(app.url(&format!("/b/R08/programmes/{prog}/apply")))
         .form(&[
@@ -813,14 +784,7 @@ async fn application_full_programme(app: &TestApp) {
         .await
         .unwrap();
     assert!(html.contains("技术创新性") && html.contains("id=\"score\""));
-    let csrf_x = html
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf_x = csrf_of(&html);
     let r = bx
         .post(app.url(&format!("/b/R08/applications/{}/score", cases[0])))
         .form(&[

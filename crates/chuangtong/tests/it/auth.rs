@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::helpers::{field_codes, TestApp, DEMO_PASSWORD};
+use crate::helpers::{csrf_of, field_codes, TestApp, DEMO_PASSWORD};
 
 async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
     app.client()
@@ -106,14 +106,7 @@ async fn session_cookie_csrf_and_logout(app: &TestApp) {
     );
     let home = b.get(app.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("福建福州新区"));
-    let csrf = home
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&home);
 
     // A JSON call riding on the cookie needs the CSRF header.
     let body = json!({ "name": "x" });

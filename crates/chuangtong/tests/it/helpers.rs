@@ -196,6 +196,34 @@ impl TestApp {
         b
     }
 
+    /// Creates an account in base R08 with `role`, acting for `subject` (a
+    /// registry record id), with the demo password. Not logged in.
+    pub async fn add_member(&self, username: &str, role: chuangtong::auth::Role, subject: Option<&str>) {
+        static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let hash = HASH.get_or_init(|| chuangtong::auth::password::hash_blocking(DEMO_PASSWORD).unwrap());
+        let base_id = self.text("SELECT id FROM bases WHERE code = 'R08'").await;
+        let actor = chuangtong::audit::Actor::system("test");
+        let mut tx = self.state.db.begin().await.unwrap();
+        let user = chuangtong::auth::users::create(
+            &mut tx,
+            &self.state.keys,
+            &actor,
+            chuangtong::auth::users::NewUser {
+                username,
+                display_name: username,
+                password_hash: hash,
+                platform_admin: false,
+                phone: None,
+            },
+        )
+        .await
+        .unwrap();
+        chuangtong::auth::users::add_membership(&mut tx, &self.state.keys, &actor, &user, &base_id, role, subject)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     pub async fn scalar(&self, sql: &str) -> i64 {
         use sqlx::Row;
         sqlx::query(sql)
@@ -246,6 +274,17 @@ impl Api {
         assert_eq!(r.status(), StatusCode::OK, "GET {path}");
         r.json().await.unwrap()
     }
+}
+
+/// The CSRF token of a rendered page (the first `_csrf` field).
+pub fn csrf_of(html: &str) -> String {
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// Field codes of a 422 response, in order.

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::helpers::{field_codes, Api, TestApp};
+use crate::helpers::{csrf_of, field_codes, Api, TestApp};
 
 fn this_month() -> String {
     chuangtong::indicator::period::Period::current_month().to_string()
@@ -430,14 +430,7 @@ async fn import_lists_every_error_and_imports_nothing_until_the_file_is_fixed(ap
         .text()
         .await
         .unwrap();
-    let csrf = page
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&page);
     let boundary = "XyZboundary";
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n{csrf}\r\n\
@@ -720,14 +713,7 @@ async fn management_page_forms_show_field_errors_and_save(app: &TestApp) {
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     assert!(page.contains("enterprises.new_in_period") && page.contains("罗星街道双创服务站"));
-    let csrf = page
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&page);
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let b = b.clone();
         let url = app.url(path);

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::helpers::{field_codes, TestApp};
+use crate::helpers::{csrf_of, field_codes, TestApp};
 
 fn valid_enterprise() -> Value {
     json!({
@@ -270,14 +270,7 @@ async fn the_registration_page_shows_field_errors_and_keeps_input(app: &TestApp)
         .text()
         .await
         .unwrap();
-    let csrf = form
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = csrf_of(&form);
     let r = b
         .post(app.url("/b/R08/registry/enterprises/new"))
         .form(&[

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::both;
-use crate::helpers::{field_codes, Api, TestApp, DEMO_PASSWORD};
+use crate::helpers::{csrf_of, field_codes, Api, TestApp};
 
 /// Creates `n` enterprise accounts acting for the first `n` enterprises of R08.
 async fn firms(app: &TestApp, n: usize) -> Vec<Api> {
@@ -23,40 +23,12 @@ async fn firms(app: &TestApp, n: usize) -> Vec<Api> {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let hash = chuangtong::auth::password::hash_blocking(DEMO_PASSWORD).unwrap();
-    let actor = chuangtong::audit::Actor::system("test");
-    let mut tx = app.state.db.begin().await.unwrap();
-    for (i, id) in ids.iter().enumerate() {
-        let user = chuangtong::auth::users::create(
-            &mut tx,
-            &app.state.keys,
-            &actor,
-            chuangtong::auth::users::NewUser {
-                username: &format!("firm-{i}"),
-                display_name: "企业",
-                password_hash: &hash,
-                platform_admin: false,
-                phone: None,
-            },
-        )
-        .await
-        .unwrap();
-        chuangtong::auth::users::add_membership(
-            &mut tx,
-            &app.state.keys,
-            &actor,
-            &user,
-            &base_id,
-            chuangtong::auth::Role::Enterprise,
-            Some(id),
-        )
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
     let mut out = Vec::new();
-    for i in 0..n {
-        out.push(app.api_as(&format!("firm-{i}")).await);
+    for (i, id) in ids.iter().enumerate() {
+        let username = format!("firm-{i}");
+        app.add_member(&username, chuangtong::auth::Role::Enterprise, Some(id))
+            .await;
+        out.push(app.api_as(&username).await);
     }
     out
 }
@@ -458,16 +430,6 @@ fn evidence_rules_by_category() {
     assert!(check_evidence("财务", &json!({})).is_err());
 }
 
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// The same loop through the pages: claim, order with the voucher, deliver, confirm.
 async fn the_loop_works_in_the_pages(app: &TestApp) {
     let ent = app.browser_as("fz-enterprise").await;
@@ -547,36 +509,8 @@ async fn the_loop_works_in_the_pages(app: &TestApp) {
         .text(&format!("SELECT provider_id FROM services WHERE id = '{service_id}'"))
         .await;
     let order_id = app.text("SELECT id FROM service_orders").await;
-    let base_id = app.text("SELECT id FROM bases WHERE code = 'R08'").await;
-    let hash = chuangtong::auth::password::hash_blocking(DEMO_PASSWORD).unwrap();
-    let actor = chuangtong::audit::Actor::system("test");
-    let mut tx = app.state.db.begin().await.unwrap();
-    let user = chuangtong::auth::users::create(
-        &mut tx,
-        &app.state.keys,
-        &actor,
-        chuangtong::auth::users::NewUser {
-            username: "lab",
-            display_name: "检测机构",
-            password_hash: &hash,
-            platform_admin: false,
-            phone: None,
-        },
-    )
-    .await
-    .unwrap();
-    chuangtong::auth::users::add_membership(
-        &mut tx,
-        &app.state.keys,
-        &actor,
-        &user,
-        &base_id,
-        chuangtong::auth::Role::Provider,
-        Some(&provider_id),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    app.add_member("lab", chuangtong::auth::Role::Provider, Some(&provider_id))
+        .await;
     let lab = app.browser_as("lab").await;
     let html = lab
         .get(app.url("/b/R08/market/orders"))
