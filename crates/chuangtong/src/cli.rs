@@ -42,6 +42,15 @@ enum Command {
         demo_password: Option<String>,
         #[arg(long, env = "CHUANGTONG_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// SMTP relay for notification mail, smtp://host[:port] (default: inbox only)
+        #[arg(long, env = "CHUANGTONG_SMTP_URL")]
+        smtp_url: Option<String>,
+        /// Sender of notification mail
+        #[arg(long, env = "CHUANGTONG_SMTP_FROM", default_value = crate::config::DEFAULT_SMTP_FROM)]
+        smtp_from: String,
+        /// Virus scanner run on every uploaded document (the file's path is appended; non-zero exit refuses it)
+        #[arg(long, env = "CHUANGTONG_VIRUS_SCAN_COMMAND")]
+        virus_scan_command: Option<String>,
     },
     /// Apply pending schema migrations and exit
     Migrate,
@@ -123,6 +132,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         demo_password: None,
         secure_cookies: false,
         master_key: cli.master_key.clone().map(SecretString::from),
+        smtp_url: None,
+        smtp_from: crate::config::DEFAULT_SMTP_FROM.into(),
+        virus_scan_command: None,
     };
     match cli.command {
         Command::Serve {
@@ -130,11 +142,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_demo,
             demo_password,
             secure_cookies,
+            smtp_url,
+            smtp_from,
+            virus_scan_command,
         } => {
             settings.bind = bind;
             settings.demo = !no_demo;
             settings.demo_password = demo_password.map(SecretString::from);
             settings.secure_cookies = secure_cookies;
+            settings.smtp_url = smtp_url;
+            settings.smtp_from = smtp_from;
+            settings.virus_scan_command = virus_scan_command.filter(|c| !c.trim().is_empty());
             serve(settings).await?;
             Ok(ExitCode::SUCCESS)
         }

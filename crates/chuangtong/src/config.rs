@@ -10,6 +10,9 @@
 //! | `CHUANGTONG_DEMO` | `true` | load the demo bases and accounts on first start |
 //! | `CHUANGTONG_DEMO_PASSWORD` | random, printed once | password of every demo account |
 //! | `CHUANGTONG_SECURE_COOKIES` | `false` | mark cookies `Secure` (set when served over HTTPS) |
+//! | `CHUANGTONG_SMTP_URL` | unset | `smtp://host[:port]` relay for notification mail; unset: inbox only |
+//! | `CHUANGTONG_SMTP_FROM` | `chuangtong <noreply@localhost>` | sender of notification mail |
+//! | `CHUANGTONG_VIRUS_SCAN_COMMAND` | unset | scanner run on every uploaded document, e.g. `clamdscan --no-summary`; the file's path is appended; non-zero exit refuses the upload |
 //! | `RUST_LOG` | `info` | log filter; `CHUANGTONG_LOG_JSON=1` logs JSON lines |
 
 use std::path::{Path, PathBuf};
@@ -29,7 +32,14 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// Master key in hex. `None` means: read or create `<data_dir>/master.key`.
     pub master_key: Option<SecretString>,
+    /// SMTP relay for notification mail (`smtp://host[:port]`); `None`: no mail is delivered.
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
+    /// Virus scanner for uploaded documents (program and arguments, no shell); `None`: no scan.
+    pub virus_scan_command: Option<String>,
 }
+
+pub const DEFAULT_SMTP_FROM: &str = "chuangtong <noreply@localhost>";
 
 impl Settings {
     pub fn default_database_url(data_dir: &Path) -> String {
@@ -46,6 +56,9 @@ impl Settings {
             demo_password: None,
             secure_cookies: false,
             master_key: Some(SecretString::from("7".repeat(64))),
+            smtp_url: None,
+            smtp_from: DEFAULT_SMTP_FROM.into(),
+            virus_scan_command: None,
         }
     }
 

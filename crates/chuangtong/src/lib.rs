@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod demo;
 pub mod indicator;
 pub mod ledger;
+pub mod notify;
 pub mod policy;
 pub mod registry;
 pub mod search;

@@ -43,6 +43,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let app = web::router(self.state.clone());
         let sweeper = tokio::spawn(expire_pending_transfers(self.state.clone()));
+        let mailer = crate::notify::mail::spawn(&self.state)?;
         axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -50,6 +51,9 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await?;
         sweeper.abort();
+        if let Some(m) = mailer {
+            m.abort();
+        }
         self.state.db.close().await;
         Ok(())
     }
@@ -83,5 +87,6 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         keys: Arc::new(keys),
         settings: Arc::new(settings),
         search: Default::default(),
+        claim_desks: Default::default(),
     })
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use sqlx::Row;
 
 use super::clock::{self, Clock, Stage};
+use super::notices;
 use super::programme::{self, FieldSpec, Programme};
 use super::state::{transition, Event, IllegalTransition, State};
 use crate::audit::{self, Actor, Entry};
@@ -240,6 +241,51 @@ pub struct DraftForm {
     pub form: Map<String, Value>,
     /// 申请金额（元）
     pub amount_requested_yuan: String,
+    /// 联合申报单位: enterprises of the base applying together with the applicant
+    #[serde(default)]
+    pub partner_ids: Vec<String>,
+}
+
+/// Records the joint applicants of a draft (replacing earlier ones); each
+/// must be another enterprise of the base.
+async fn set_partners(
+    tx: &mut Tx,
+    base_id: &str,
+    application_id: &str,
+    applicant: &str,
+    partners: &[String],
+) -> Result<(), AppError> {
+    let mut e = FieldErrors::default();
+    let mut seen = Vec::new();
+    for (i, pid) in partners.iter().enumerate() {
+        let found = sqlx::query("SELECT 1 FROM enterprises WHERE base_id = $1 AND id = $2")
+            .bind(base_id)
+            .bind(pid)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if found.is_none() || pid == applicant || seen.contains(&pid) {
+            e.push(
+                &format!("partner_ids[{i}]"),
+                "application.partner",
+                "联合申报单位应为本基地的其他企业，且不重复",
+            );
+        }
+        seen.push(pid);
+    }
+    e.into_result()?;
+    sqlx::query("DELETE FROM application_partners WHERE application_id = $1")
+        .bind(application_id)
+        .execute(&mut **tx)
+        .await?;
+    for pid in partners {
+        sqlx::query("INSERT INTO application_partners (application_id, base_id, enterprise_id) VALUES ($1, $2, $3)")
+            .bind(application_id)
+            .bind(base_id)
+            .bind(pid)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 fn amount(s: &str) -> Result<i64, AppError> {
@@ -318,6 +364,7 @@ pub async fn create_draft(
     .bind(&now)
     .execute(&mut *tx)
     .await?;
+    set_partners(&mut tx, base_id, &id, enterprise_id, &f.partner_ids).await?;
     audit::append(
         &mut tx,
         &state.keys,
@@ -329,7 +376,8 @@ pub async fn create_draft(
             entity_id: Some(&id),
             before: None,
             after: Some(
-                json!({ "programme_id": programme_id, "enterprise_id": enterprise_id, "amount_requested_fen": fen }),
+                json!({ "programme_id": programme_id, "enterprise_id": enterprise_id, "amount_requested_fen": fen,
+                    "partner_ids": f.partner_ids }),
             ),
         },
     )
@@ -365,6 +413,7 @@ pub async fn update_form(
         .bind(id)
         .execute(&mut *tx)
         .await?;
+    set_partners(&mut tx, base_id, id, &c.enterprise_id, &f.partner_ids).await?;
     audit::append(
         &mut tx,
         &state.keys,
@@ -375,7 +424,7 @@ pub async fn update_form(
             entity: "application",
             entity_id: Some(id),
             before: Some(json!({ "amount_requested_fen": c.amount_requested_fen })),
-            after: Some(json!({ "amount_requested_fen": fen })),
+            after: Some(json!({ "amount_requested_fen": fen, "partner_ids": f.partner_ids })),
         },
     )
     .await?;
@@ -421,6 +470,40 @@ pub async fn judge(
     })
 }
 
+/// The engine's answer under every policy of the programme: a firm fails
+/// when any policy says no, qualifies when all say yes, and is "unknown"
+/// otherwise; the amount is the 主政策's (the first).
+pub async fn judge_all(state: &AppState, base_id: &str, p: &Programme, enterprise_id: &str) -> Result<Judgement, AppError> {
+    let mut all = Vec::new();
+    for policy in &p.policies {
+        all.push((policy, judge(state, base_id, &policy.id, enterprise_id).await?));
+    }
+    if all.len() == 1 {
+        return Ok(all.remove(0).1);
+    }
+    let eligible = if all.iter().any(|(_, j)| j.eligible == "no") {
+        "no"
+    } else if all.iter().all(|(_, j)| j.eligible == "yes") {
+        "yes"
+    } else {
+        "unknown"
+    };
+    let explanation = all
+        .iter()
+        .map(|(policy, j)| format!("【{}】\n{}", policy.title, j.explanation))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let policy_hash = all.iter().map(|(_, j)| j.policy_hash.as_str()).collect::<Vec<_>>().join(",");
+    let first = all.remove(0).1;
+    Ok(Judgement {
+        eligible: eligible.into(),
+        explanation,
+        amount_fen: first.amount_fen,
+        policy_hash,
+        facts: first.facts,
+    })
+}
+
 async fn record_judgement(tx: &mut Tx, id: &str, j: &Judgement) -> Result<(), AppError> {
     sqlx::query(
         "UPDATE applications SET eligible = $1, eligibility_explanation = $2, eligible_amount_fen = $3, policy_hash = $4, \
@@ -463,14 +546,15 @@ pub async fn submit(state: &AppState, actor: &Actor, base_id: &str, party: &Part
             "补正期限已过，不能再提交补正材料",
         ));
     }
-    let j = judge(state, base_id, &p.policy_id, &c.enterprise_id).await?;
+    super::document::missing_required(&mut tx, &p.required_documents, id).await?;
+    let j = judge_all(state, base_id, &p, &c.enterprise_id).await?;
     if j.eligible == "no" {
         return Err(AppError::refused("application.not_eligible", j.explanation));
     }
     record_judgement(&mut tx, id, &j).await?;
     let extra = json!({ "eligible": j.eligible, "policy_hash": j.policy_hash, "eligible_amount_fen": j.amount_fen });
     step(state, &mut tx, actor, base_id, &c, event, "", extra).await?;
-    clock::close(&mut tx, id, Stage::Amendment, today).await?;
+    clock::close(&mut tx, id, Stage::Amendment, today, actor.user_id.as_deref()).await?;
     let due = clock::due(&cal, today, p.limits.pre_review)?;
     clock::open(&mut tx, base_id, id, Stage::PreReview, today, due).await?;
     tx.commit().await?;
@@ -488,7 +572,7 @@ pub async fn withdraw(
     let mut tx = state.db.begin().await?;
     let c = load(&mut tx, base_id, id, party).await?;
     step(state, &mut tx, actor, base_id, &c, Event::Withdraw, "", json!({})).await?;
-    clock::close_all(&mut tx, id, time::today()).await?;
+    clock::close_all(&mut tx, id, time::today(), actor.user_id.as_deref()).await?;
     tx.commit().await?;
     get(state, base_id, party, id).await
 }
@@ -522,14 +606,36 @@ pub async fn pre_review(
     let p = programme::get_tx(&mut tx, base_id, &c.programme_id).await?;
     let today = time::today();
     step(state, &mut tx, actor, base_id, &c, event, reason, json!({})).await?;
-    clock::close(&mut tx, id, Stage::PreReview, today).await?;
+    clock::close(&mut tx, id, Stage::PreReview, today, actor.user_id.as_deref()).await?;
     match event {
         Event::ReturnForAmendment => {
             let cal = crate::calendar::load(&state.db).await?;
             let due = clock::due(&cal, today, p.limits.amendment)?;
             clock::open(&mut tx, base_id, id, Stage::Amendment, today, due).await?;
+            notices::applicant(
+                &mut tx,
+                base_id,
+                &c.enterprise_id,
+                "application.returned",
+                id,
+                "申报被退回补正",
+                format!("补正理由：{reason}\n请在 {due} 前补正并重新提交。"),
+            )
+            .await?;
         }
-        Event::Reject => clock::close_all(&mut tx, id, today).await?,
+        Event::Reject => {
+            clock::close_all(&mut tx, id, today, actor.user_id.as_deref()).await?;
+            notices::applicant(
+                &mut tx,
+                base_id,
+                &c.enterprise_id,
+                "application.rejected",
+                id,
+                "申报未通过",
+                format!("理由：{reason}"),
+            )
+            .await?;
+        }
         _ => {}
     }
     tx.commit().await?;
@@ -763,7 +869,7 @@ pub struct OpenProgramme {
 pub async fn open_for(state: &AppState, base_id: &str, enterprise_id: &str) -> Result<Vec<OpenProgramme>, AppError> {
     let mut out = Vec::new();
     for p in programme::list(state, base_id).await?.into_iter().filter(|p| p.open) {
-        let j = match judge(state, base_id, &p.policy_id, enterprise_id).await {
+        let j = match judge_all(state, base_id, &p, enterprise_id).await {
             Ok(j) => j,
             // A policy no longer in force today closes its programme in practice.
             Err(AppError::Conflict { .. }) => continue,

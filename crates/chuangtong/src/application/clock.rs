@@ -126,15 +126,26 @@ pub async fn open(
 
 /// Stops a stage's running clock on `ended`; on time when not after its due date.
 /// 公示期 ends on its due date by definition, whenever the case moves on.
-pub async fn close(tx: &mut Tx, application_id: &str, stage: Stage, ended: NaiveDate) -> Result<(), AppError> {
+/// `by` is the account that ended it (None for the system), whose department
+/// the programme report credits.
+pub async fn close(
+    tx: &mut Tx,
+    application_id: &str,
+    stage: Stage,
+    ended: NaiveDate,
+    by: Option<&str>,
+) -> Result<(), AppError> {
     let sql = if stage == Stage::Publicity {
-        "UPDATE application_stages SET ended_on = due_on, on_time = 1 \
+        "UPDATE application_stages SET ended_on = due_on, on_time = 1, closed_by = $3 \
          WHERE application_id = $1 AND stage = $2 AND ended_on IS NULL"
     } else {
-        "UPDATE application_stages SET ended_on = $3, on_time = CASE WHEN $3 <= due_on THEN 1 ELSE 0 END \
+        "UPDATE application_stages SET ended_on = $4, on_time = CASE WHEN $4 <= due_on THEN 1 ELSE 0 END, closed_by = $3 \
          WHERE application_id = $1 AND stage = $2 AND ended_on IS NULL"
     };
-    let mut q = sqlx::query(sql).bind(application_id).bind(stage.as_str());
+    let mut q = sqlx::query(sql)
+        .bind(application_id)
+        .bind(stage.as_str())
+        .bind(by.map(str::to_string));
     if stage != Stage::Publicity {
         q = q.bind(ended.to_string());
     }
@@ -143,9 +154,9 @@ pub async fn close(tx: &mut Tx, application_id: &str, stage: Stage, ended: Naive
 }
 
 /// Stops every running clock (withdrawn, rejected).
-pub async fn close_all(tx: &mut Tx, application_id: &str, ended: NaiveDate) -> Result<(), AppError> {
+pub async fn close_all(tx: &mut Tx, application_id: &str, ended: NaiveDate, by: Option<&str>) -> Result<(), AppError> {
     for s in Stage::ALL {
-        close(tx, application_id, s, ended).await?;
+        close(tx, application_id, s, ended, by).await?;
     }
     Ok(())
 }

@@ -2,18 +2,31 @@
 //! 兑现 → 绩效评价), configurable per programme (申报批次).
 //!
 //! - [`state`]: the state machine, pure and tested pair by pair;
-//! - [`programme`]: a base admin's call for applications, linked to a
-//!   published policy, with time limits in working days and a funded budget;
+//! - [`programme`]: a base admin's call for applications, linked to one or
+//!   more published policies, with required documents, time limits in
+//!   working days and a funded budget;
+//! - [`document`]: 申请要件 — uploads checked by content, stored by SM3
+//!   digest in the database, optional virus scan, download by role;
 //! - [`clock`]: each stage's statutory clock on the working-day calendar;
 //! - [`case`]: one application — draft, submit (with the policy engine's
 //!   answer), withdraw, pre-review, 补正, and the shared transition step;
+//! - [`conflict`]: conflicts of interest computed from the registry
+//!   (employer, shareholding and control, co-applications, recent reviews)
+//!   as well as declared ones;
 //! - [`panel`]: 评审制 — reproducible expert draw with conflicts excluded,
 //!   blind scoring on a weighted rubric, trimmed aggregate;
+//! - [`agreement`]: inter-rater agreement (ICC(1)), judge calibration and
+//!   outlier scores for the report, in exact integer arithmetic;
 //! - [`publicity`]: 公示, objections, approval, pay-out and evaluation;
-//! - [`report`]: what a base admin sees for a programme.
+//! - [`report`]: what a base admin sees for a programme;
+//! - [`notices`]: who is told about each step (through `crate::notify`).
 
+pub mod agreement;
 pub mod case;
 pub mod clock;
+pub mod conflict;
+pub mod document;
+pub mod notices;
 pub mod pages;
 pub mod panel;
 pub mod programme;

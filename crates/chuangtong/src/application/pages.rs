@@ -1,13 +1,14 @@
 //! Pages: 申报批次 (programmes; an enterprise sees the open ones it may
-//! qualify for and its own applications), one application with its clock
-//! and history, the 预审 queue, the 公示 list and the programme report.
+//! qualify for and its own applications; a base admin defines a new one on
+//! a form), one application with its clock, history, form and documents,
+//! the 预审 queue, the 公示 list and the programme report.
 //! Action buttons post to one handler that calls the same services as the
 //! API and redirects back with a notice or the error in Chinese.
 
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -15,22 +16,29 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::case::{self, Case, OpenProgramme, Party};
+use super::document;
 use super::panel;
 use super::programme::Criterion;
-use super::programme::{self, Programme};
+use super::programme::{self, FieldSpec, Programme, ProgrammeForm};
 use super::publicity::{self, Notice};
 use super::report::{self, Report};
 use super::routes::{self, CaseDetail};
 use super::state::{Event, State as CaseState};
 use crate::auth::{PageScope, Role};
-use crate::web::error::{AppError, PageResult};
+use crate::web::error::{AppError, FieldErrors, PageResult};
 use crate::web::pages::{page, Nav};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/b/{base}/programmes", get(programmes_page))
+        .route("/b/{base}/programmes/new", get(new_programme_page).post(create_programme))
         .route("/b/{base}/programmes/{id}/report", get(report_page))
+        .route(
+            "/b/{base}/applications/{id}/documents",
+            post(upload_page).layer(DefaultBodyLimit::max(document::MAX_BYTES + 256 * 1024)),
+        )
+        .route("/b/{base}/documents/{id}", get(download_page))
         .route("/b/{base}/applications/{id}", get(case_page))
         .route("/b/{base}/applications/{id}/{action}", post(case_action))
         .route("/b/{base}/programmes/{id}/apply", post(apply))
@@ -47,6 +55,25 @@ pub fn percent(bp: &Option<i64>) -> String {
         Some(b) => format!("{}.{:02}%", b / 100, b % 100),
         None => "—".into(),
     }
+}
+
+/// A ×100 fixed-point figure (scores, z) with two decimals and its sign.
+pub fn points(x100: &i64) -> String {
+    let sign = if *x100 < 0 { "-" } else { "" };
+    let a = x100.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
+/// Basis points as a ratio with four decimals (ICC: 9603 → 0.9603).
+pub fn ratio(bp: &i64) -> String {
+    let sign = if *bp < 0 { "-" } else { "" };
+    let a = bp.unsigned_abs();
+    format!("{sign}{}.{:04}", a / 10_000, a % 10_000)
+}
+
+/// The first 16 characters of a digest, to recognise it by.
+pub fn short(s: &str) -> &str {
+    s.get(..16).unwrap_or(s)
 }
 
 #[derive(Deserialize, Default)]
@@ -109,12 +136,30 @@ struct CasePage {
     admin: bool,
     /// A drawn expert who has not scored yet gets the rubric form
     rubric: Vec<Criterion>,
+    programme: Programme,
     notice: Notice2,
 }
 
 impl CasePage {
     fn is(&self, s: &str) -> bool {
         self.d.case.state.as_str() == s
+    }
+
+    fn editable(&self) -> bool {
+        self.applicant && (self.is("draft") || self.is("returned_for_amendment"))
+    }
+
+    /// The value of one form field as entered.
+    fn value(&self, name: &str) -> String {
+        match self.d.case.form.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn has_document(&self, key: &str) -> bool {
+        self.d.documents.iter().any(|d| d.kind == key)
     }
 }
 
@@ -126,16 +171,16 @@ async fn case_page(
 ) -> PageResult<impl IntoResponse> {
     let party = routes::party(&scope)?;
     let d = routes::detail(&state, &scope.base.id, &party, &id).await?;
+    let programme = programme::get(&state, &scope.base.id, &d.case.programme_id).await?;
     let rubric = match &party {
         Party::Expert(x) if d.case.state == CaseState::UnderExpertReview && !panel::scored(&state, &id, x).await? => {
-            programme::get(&state, &scope.base.id, &d.case.programme_id)
-                .await?
-                .rubric
+            programme.rubric.clone()
         }
         _ => Vec::new(),
     };
     Ok(page(&CasePage {
         rubric,
+        programme,
         nav: Nav::for_scope(&scope),
         base_code: scope.base.code.clone(),
         reviewer: matches!(party, Party::Reviewer),
@@ -161,6 +206,13 @@ async fn case_action(
     let mut back = format!("/b/{}/applications/{id}", scope.base.code);
     let result: Result<String, AppError> = async {
         let case = match action.as_str() {
+            "save" => {
+                scope.require(&[Role::Enterprise])?;
+                let p = routes::party(&scope)?;
+                let form = draft_form(&f);
+                case::update_form(&state, &actor, &base, &p, &id, &form).await?;
+                return Ok("已保存".into());
+            }
             "submit" | "withdraw" => {
                 scope.require(&[Role::Enterprise])?;
                 let p = routes::party(&scope)?;
@@ -263,19 +315,313 @@ async fn apply(
     let Party::Enterprise(e) = routes::party(&scope)? else {
         return Err(AppError::Forbidden.into());
     };
-    let form = case::DraftForm {
-        form: f
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix("f.")?.to_string(), Value::from(v.trim()))))
-            .collect(),
-        amount_requested_yuan: f.get("amount_requested_yuan").cloned().unwrap_or_default(),
-    };
+    let form = draft_form(&f);
     match case::create_draft(&state, &scope.user.actor(), &scope.base.id, &e, &programme_id, &form).await {
         Ok(id) => redirect(
             &format!("/b/{}/applications/{id}", scope.base.code),
             Ok("草稿已保存，请核对后提交".into()),
         ),
         Err(err) => redirect(&format!("/b/{}/programmes", scope.base.code), Err(err)),
+    }
+}
+
+/// The programme's fields (`f.<name>`) and the amount, as posted.
+fn draft_form(f: &HashMap<String, String>) -> case::DraftForm {
+    case::DraftForm {
+        form: f
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("f.")?.to_string(), Value::from(v.trim()))))
+            .collect(),
+        amount_requested_yuan: f.get("amount_requested_yuan").cloned().unwrap_or_default(),
+        partner_ids: Vec::new(),
+    }
+}
+
+/// The applicant uploads one document from the case page.
+async fn upload_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    multipart: Multipart,
+) -> PageResult<Response> {
+    let back = format!("/b/{}/applications/{id}", scope.base.code);
+    let posted = match document::read_multipart(multipart).await {
+        Ok(p) => p,
+        // Nothing is stored: the form comes back with the reason.
+        Err(e) => return redirect(&back, Err(e)),
+    };
+    scope.user.check_csrf(&posted.csrf)?;
+    scope.require(&[Role::Enterprise])?;
+    let p = routes::party(&scope)?;
+    let result = document::upload(
+        &state,
+        &scope.user.actor(),
+        &scope.base.id,
+        &p,
+        &id,
+        &posted.kind,
+        &posted.filename,
+        &posted.bytes,
+    )
+    .await
+    .map(|d| format!("已上传：{}（{}）", d.filename, d.kind_label));
+    redirect(&back, result)
+}
+
+async fn download_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+) -> PageResult<Response> {
+    let p = routes::party(&scope)?;
+    let (doc, bytes) = document::fetch(&state, &scope.base.id, &p, &id).await?;
+    Ok(routes::download(&doc, bytes))
+}
+
+/// What a base admin typed on the new-programme form, kept to show it again.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NewProgramme {
+    code: String,
+    name: String,
+    policy_id: String,
+    other_policy_ids: Vec<String>,
+    review_mode: String,
+    opens_on: String,
+    closes_on: String,
+    /// One field a line: 名称|标题|必填|整数
+    form_fields: String,
+    /// One document a line: 代码|名称
+    required_documents: String,
+    /// One criterion a line: 代码|名称|权重
+    rubric: String,
+    expert_field: String,
+    experts_per_application: String,
+    conflict_months: String,
+    limits: [String; 6],
+    budget_yuan: String,
+}
+
+const LIMITS: [(&str, &str); 6] = [
+    ("pre_review", "受理/预审"),
+    ("amendment", "补正"),
+    ("expert_review", "专家评审"),
+    ("publicity", "公示期"),
+    ("approval", "审批"),
+    ("payout", "兑现"),
+];
+
+impl NewProgramme {
+    fn from_pairs(pairs: &[(String, String)]) -> NewProgramme {
+        let mut n = NewProgramme::default();
+        for (k, v) in pairs {
+            let v = v.clone();
+            match k.as_str() {
+                "code" => n.code = v,
+                "name" => n.name = v,
+                "policy_id" => n.policy_id = v,
+                "other_policy_ids" => n.other_policy_ids.push(v),
+                "review_mode" => n.review_mode = v,
+                "opens_on" => n.opens_on = v,
+                "closes_on" => n.closes_on = v,
+                "form_fields" => n.form_fields = v,
+                "required_documents" => n.required_documents = v,
+                "rubric" => n.rubric = v,
+                "expert_field" => n.expert_field = v,
+                "experts_per_application" => n.experts_per_application = v,
+                "conflict_months" => n.conflict_months = v,
+                "budget_yuan" => n.budget_yuan = v,
+                other => {
+                    if let Some(i) = other
+                        .strip_prefix("limits.")
+                        .and_then(|l| LIMITS.iter().position(|(k, _)| *k == l))
+                    {
+                        n.limits[i] = v;
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    /// The API's form, or the field errors of what could not be read.
+    fn to_form(&self) -> Result<ProgrammeForm, FieldErrors> {
+        let mut e = FieldErrors::default();
+        let mut int = |field: &str, label: &str, v: &str, default: i64| -> i64 {
+            if v.trim().is_empty() {
+                return default;
+            }
+            v.trim().parse().unwrap_or_else(|_| {
+                e.push(field, "number.integer", format!("{label}应为整数"));
+                default
+            })
+        };
+        let experts = int("experts_per_application", "每件专家人数", &self.experts_per_application, 0);
+        let months = int("conflict_months", "回避期", &self.conflict_months, 12);
+        let mut l = [0i64; 6];
+        for (i, (k, label)) in LIMITS.iter().enumerate() {
+            l[i] = int(&format!("limits.{k}"), &format!("{label}时限"), &self.limits[i], -1);
+        }
+        let lines = |text: &str| -> Vec<Vec<String>> {
+            text.lines()
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(|x| x.split(['|', '｜']).map(|p| p.trim().to_string()).collect())
+                .collect()
+        };
+        let form_fields = lines(&self.form_fields)
+            .into_iter()
+            .map(|p| FieldSpec {
+                name: p.first().cloned().unwrap_or_default(),
+                label: p.get(1).cloned().unwrap_or_default(),
+                required: p.iter().skip(2).any(|x| x == "必填"),
+                kind: if p.iter().skip(2).any(|x| x == "整数") {
+                    "integer".into()
+                } else {
+                    "text".into()
+                },
+            })
+            .collect();
+        let required_documents = lines(&self.required_documents)
+            .into_iter()
+            .map(|p| document::DocSpec {
+                key: p.first().cloned().unwrap_or_default(),
+                label: p.get(1).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let mut rubric = Vec::new();
+        for (i, p) in lines(&self.rubric).into_iter().enumerate() {
+            let weight = p.get(2).and_then(|w| w.parse().ok()).unwrap_or_else(|| {
+                e.push("rubric", "programme.rubric", format!("评分细则第{}行应为“代码|名称|权重”", i + 1));
+                0
+            });
+            rubric.push(Criterion {
+                key: p.first().cloned().unwrap_or_default(),
+                label: p.get(1).cloned().unwrap_or_default(),
+                weight,
+            });
+        }
+        if !e.is_empty() {
+            return Err(e);
+        }
+        Ok(ProgrammeForm {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            policy_id: self.policy_id.clone(),
+            other_policy_ids: self.other_policy_ids.iter().filter(|p| !p.is_empty()).cloned().collect(),
+            required_documents,
+            review_mode: self.review_mode.clone(),
+            opens_on: self.opens_on.clone(),
+            closes_on: self.closes_on.clone(),
+            form_fields,
+            rubric,
+            expert_field: self.expert_field.clone(),
+            experts_per_application: experts,
+            conflict_months: months,
+            limits: programme::Limits {
+                pre_review: l[0],
+                amendment: l[1],
+                expert_review: l[2],
+                publicity: l[3],
+                approval: l[4],
+                payout: l[5],
+            },
+            budget_yuan: self.budget_yuan.clone(),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "application/programme_new.html")]
+struct NewProgrammePage {
+    nav: Nav,
+    base_code: String,
+    /// Published policies a programme may be linked to: (id, title)
+    policies: Vec<(String, String)>,
+    form: NewProgramme,
+    errors: FieldErrors,
+}
+
+impl NewProgrammePage {
+    fn limits(&self) -> Vec<(&'static str, &'static str, String)> {
+        LIMITS
+            .iter()
+            .zip(&self.form.limits)
+            .map(|((k, label), v)| (*k, *label, v.clone()))
+            .collect()
+    }
+
+    fn other(&self, id: &str) -> bool {
+        self.form.other_policy_ids.iter().any(|x| x == id)
+    }
+
+    /// Every message, for the summary at the top (indexed fields have no box of their own).
+    fn messages(&self) -> Vec<String> {
+        self.errors.0.iter().map(|f| f.message.clone()).collect()
+    }
+}
+
+async fn applicable_policies(state: &AppState, base_id: &str) -> Result<Vec<(String, String)>, AppError> {
+    Ok(crate::policy::library::list(&state.db, base_id, crate::storage::time::today(), true)
+        .await?
+        .into_iter()
+        .filter(|p| !p.no_application)
+        .map(|p| (p.id, p.title))
+        .collect())
+}
+
+async fn new_programme_page(State(state): State<AppState>, PageScope(scope): PageScope) -> PageResult<impl IntoResponse> {
+    scope.require(&[Role::BaseAdmin])?;
+    let today = crate::storage::time::today();
+    let form = NewProgramme {
+        review_mode: "approval".into(),
+        opens_on: today.to_string(),
+        closes_on: (today + chrono::Duration::days(30)).to_string(),
+        form_fields: "project|项目名称|必填".into(),
+        conflict_months: "12".into(),
+        experts_per_application: "5".into(),
+        limits: ["5", "5", "10", "5", "5", "10"].map(String::from),
+        ..Default::default()
+    };
+    Ok(page(&NewProgrammePage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        policies: applicable_policies(&state, &scope.base.id).await?,
+        form,
+        errors: FieldErrors::default(),
+    }))
+}
+
+async fn create_programme(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult<Response> {
+    let csrf = pairs.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    scope.user.check_csrf(csrf)?;
+    scope.require(&[Role::BaseAdmin])?;
+    let n = NewProgramme::from_pairs(&pairs);
+    let result = match n.to_form() {
+        Ok(form) => programme::create(&state, &scope.user.actor(), &scope.base.id, &form).await,
+        Err(e) => Err(AppError::Validation(e.0)),
+    };
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/b/{}/programmes?ok={}",
+            scope.base.code,
+            urlencode(&format!("申报批次“{}”已创建，预算已拨入", n.name.trim()))
+        ))
+        .into_response()),
+        Err(AppError::Validation(fields)) => {
+            let p = NewProgrammePage {
+                nav: Nav::for_scope(&scope),
+                base_code: scope.base.code.clone(),
+                policies: applicable_policies(&state, &scope.base.id).await?,
+                form: n,
+                errors: FieldErrors(fields),
+            };
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page(&p)).into_response())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

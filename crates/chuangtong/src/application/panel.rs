@@ -1,11 +1,9 @@
 //! 评审制: experts drawn at random from the base's pool by field, with
-//! conflicts of interest excluded (declared conflicts, the applicant's own
-//! organisation, and anyone who reviewed the same applicant within the
-//! programme's 回避期), from a recorded seed so anyone can redo the draw and
+//! conflicts of interest excluded (declared, and computed from the registry:
+//! see [`super::conflict`]), from a recorded seed so anyone can redo the draw and
 //! get the same panel; then blind scoring on a weighted rubric and a
 //! trimmed aggregate (highest and lowest dropped when there are at least 5).
 
-use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
@@ -94,9 +92,18 @@ pub struct DrawRecord {
     pub pool: Vec<String>,
     /// Unfinished reviews of each pool expert at the time of the draw
     pub loads: Vec<i64>,
-    /// Expert id → why they were excluded
+    /// Expert id → why they were excluded (every reason, joined)
     pub excluded: Vec<(String, String)>,
+    /// The same with each reason's stable code
+    #[serde(default)]
+    pub exclusions: Vec<Exclusion>,
     pub drawn: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Exclusion {
+    pub expert_id: String,
+    pub reasons: Vec<super::conflict::Reason>,
 }
 
 /// Draws the panel for an accepted case of a 评审制 programme.
@@ -108,49 +115,51 @@ pub async fn draw_panel(state: &AppState, actor: &Actor, base_id: &str, id: &str
     if p.review_mode != ReviewMode::Panel {
         return Err(AppError::refused("application.wrong_mode", "核准制批次不进行专家评审"));
     }
-    let enterprise_name: String = sqlx::query("SELECT name FROM enterprises WHERE id = $1")
-        .bind(&c.enterprise_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .get(0);
-    let since = time::to_text(Utc::now() - Duration::days(30 * p.conflict_months));
+    let circle = super::conflict::circle(&mut tx, base_id, id, &c.enterprise_id, p.conflict_months).await?;
     let rows = sqlx::query(
-        "SELECT x.id, x.organisation, x.fields, \
-           (SELECT reason FROM expert_conflicts k WHERE k.expert_id = x.id AND k.enterprise_id = $2), \
-           (SELECT COUNT(*) FROM expert_assignments s WHERE s.expert_id = x.id AND s.enterprise_id = $2 AND s.drawn_at >= $3), \
+        "SELECT x.id, x.fields, \
            (SELECT COUNT(*) FROM expert_assignments s WHERE s.expert_id = x.id AND s.score_x100 IS NULL) \
          FROM experts x WHERE x.base_id = $1 ORDER BY x.id",
     )
     .bind(base_id)
-    .bind(&c.enterprise_id)
-    .bind(&since)
+    .fetch_all(&mut *tx)
+    .await?;
+    // Each expert's employer among the base's enterprises, matched by name.
+    let employers = sqlx::query(
+        "SELECT x.id, e.id FROM experts x JOIN enterprises e ON e.base_id = x.base_id AND e.name = TRIM(x.organisation) \
+         WHERE x.base_id = $1",
+    )
+    .bind(base_id)
     .fetch_all(&mut *tx)
     .await?;
     let mut pool = Vec::new();
     let mut loads = Vec::new();
     let mut excluded = Vec::new();
+    let mut exclusions = Vec::new();
     for r in &rows {
-        let (xid, org, fields): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let (xid, fields): (String, String) = (r.get(0), r.get(1));
         if !p.expert_field.is_empty() && !fields.split(',').any(|f| f.trim() == p.expert_field) {
             continue;
         }
-        let declared: Option<String> = r.get(3);
-        let recent: i64 = r.get(4);
-        let why = if let Some(reason) = declared {
-            Some(format!("申报回避：{reason}"))
-        } else if org.trim() == enterprise_name.trim() {
-            Some("与申报单位同一单位".to_string())
-        } else if recent > 0 {
-            Some(format!("{}个月内评审过该企业", p.conflict_months))
-        } else {
-            None
+        let view = super::conflict::ExpertView {
+            employers: employers
+                .iter()
+                .filter(|e| e.get::<String, _>(0) == xid)
+                .map(|e| e.get(1))
+                .collect(),
+            id: xid.clone(),
         };
-        match why {
-            Some(w) => excluded.push((xid, w)),
-            None => {
-                pool.push(xid);
-                loads.push(r.get::<i64, _>(5));
-            }
+        let why = super::conflict::reasons(&circle, &view);
+        if why.is_empty() {
+            pool.push(xid);
+            loads.push(r.get::<i64, _>(2));
+        } else {
+            let joined = why.iter().map(|w| w.reason.as_str()).collect::<Vec<_>>().join("；");
+            excluded.push((xid.clone(), joined));
+            exclusions.push(Exclusion {
+                expert_id: xid,
+                reasons: why,
+            });
         }
     }
     let n = p.experts_per_application as usize;
@@ -167,10 +176,24 @@ pub async fn draw_panel(state: &AppState, actor: &Actor, base_id: &str, id: &str
         pool,
         loads,
         excluded,
+        exclusions,
         drawn,
     };
     let now = time::now_text();
     for x in &record.drawn {
+        super::notices::tell(
+            &mut tx,
+            base_id,
+            crate::notify::Recipient::Subject(x),
+            "application.expert_drawn",
+            id,
+            "您被抽取为评审专家",
+            format!(
+                "请在 {} 个工作日内完成评分。评分前请确认与申报单位无利益冲突，如有请申报回避。",
+                p.limits.expert_review
+            ),
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO expert_assignments (id, base_id, application_id, expert_id, enterprise_id, drawn_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -225,6 +248,7 @@ pub async fn draw_of(state: &AppState, base_id: &str, id: &str) -> Result<Option
             pool: serde_json::from_value(v["pool"].clone()).ok()?,
             loads: serde_json::from_value(v["loads"].clone()).ok()?,
             excluded: serde_json::from_value(v["excluded"].clone()).ok()?,
+            exclusions: serde_json::from_value(v["exclusions"].clone()).unwrap_or_default(),
             drawn: serde_json::from_value(v["drawn"].clone()).ok()?,
         })
     }))
@@ -318,7 +342,7 @@ pub async fn score(
             json!({ "score_x100": agg, "scores": all }),
         )
         .await?;
-        clock::close(&mut tx, id, Stage::ExpertReview, time::today()).await?;
+        clock::close(&mut tx, id, Stage::ExpertReview, time::today(), None).await?;
     }
     tx.commit().await?;
     case::get(state, base_id, &party, id).await

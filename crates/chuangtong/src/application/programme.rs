@@ -1,6 +1,8 @@
-//! Programmes (申报批次): a base admin's call for applications under one
-//! published policy. Creating one funds its budget account in the ledger,
-//! like a voucher batch, so pay-outs can never exceed it.
+//! Programmes (申报批次): a base admin's call for applications under one or
+//! more published policies. The first (主政策) gives the amount a firm may
+//! get; a firm must not fail any of them. Creating a programme funds its
+//! budget account in the ledger, like a voucher batch, so pay-outs can never
+//! exceed it. It also lists the documents (申请要件) an application needs.
 
 use chrono::NaiveDate;
 use chuangtong_domain::Fen;
@@ -9,6 +11,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use super::accounts;
+use super::document::{self, DocSpec};
 use crate::audit::{self, Actor, Entry};
 use crate::ledger::{self, AccountKind, TransferSpec};
 use crate::registry::required_text;
@@ -88,6 +91,13 @@ pub struct Limits {
     pub payout: i64,
 }
 
+/// A policy a programme is linked to.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PolicyRef {
+    pub id: String,
+    pub title: String,
+}
+
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Programme {
     pub id: String,
@@ -95,6 +105,10 @@ pub struct Programme {
     pub name: String,
     pub policy_id: String,
     pub policy_title: String,
+    /// Every linked policy, the 主政策 first
+    pub policies: Vec<PolicyRef>,
+    /// Documents every application must carry before submission
+    pub required_documents: Vec<DocSpec>,
     pub review_mode: ReviewMode,
     pub review_mode_label: String,
     pub opens_on: String,
@@ -116,7 +130,14 @@ pub struct Programme {
 pub struct ProgrammeForm {
     pub code: String,
     pub name: String,
+    /// 主政策: its benefit gives the amount
     pub policy_id: String,
+    /// Further policies whose conditions a firm must also meet
+    #[serde(default)]
+    pub other_policy_ids: Vec<String>,
+    /// 申请要件: documents every application must carry
+    #[serde(default)]
+    pub required_documents: Vec<DocSpec>,
     /// approval (核准制) | panel (评审制)
     pub review_mode: String,
     /// YYYY-MM-DD
@@ -224,6 +245,32 @@ fn validate(f: &ProgrammeForm) -> Result<(String, String, Fen, ReviewMode), Fiel
             );
         }
     }
+    let mut keys = std::collections::BTreeSet::new();
+    for (i, d) in f.required_documents.iter().enumerate() {
+        let key = d.key.trim();
+        let ok_key = !key.is_empty()
+            && key.len() <= 40
+            && key != document::OTHER
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ok_key || d.label.trim().is_empty() || d.label.chars().count() > 60 || !keys.insert(key.to_string()) {
+            e.push(
+                &format!("required_documents[{i}]"),
+                "programme.document",
+                "申请要件须有不重复的代码（字母、数字、下划线）和名称",
+            );
+        }
+    }
+    let mut seen = vec![f.policy_id.as_str()];
+    for (i, p) in f.other_policy_ids.iter().enumerate() {
+        if seen.contains(&p.as_str()) {
+            e.push(
+                &format!("other_policy_ids[{i}]"),
+                "programme.policy_repeated",
+                "同一政策不能重复关联",
+            );
+        }
+        seen.push(p);
+    }
     if !(0..=120).contains(&f.conflict_months) {
         e.push("conflict_months", "programme.conflict_months", "回避期应为0到120个月");
     }
@@ -236,29 +283,35 @@ fn validate(f: &ProgrammeForm) -> Result<(String, String, Fen, ReviewMode), Fiel
 /// Creates a programme with its budget account and the funding transfer — one transaction.
 pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &ProgrammeForm) -> Result<String, AppError> {
     let (code, name, budget, mode) = validate(f).map_err(|e| AppError::Validation(e.0))?;
-    let policy = sqlx::query("SELECT state, no_application FROM policies WHERE base_id = $1 AND id = $2")
-        .bind(base_id)
-        .bind(&f.policy_id)
-        .fetch_optional(state.db.pool())
-        .await?;
-    match policy {
-        None => return Err(AppError::field("policy_id", "programme.policy", "政策不存在")),
-        Some(r) if r.get::<String, _>(0) != "published" => {
-            return Err(AppError::field(
-                "policy_id",
-                "programme.policy",
-                "只能为已发布的政策设置申报批次",
-            ))
-        }
-        Some(r) if r.get::<i64, _>(1) == 1 => {
-            return Err(AppError::field(
-                "policy_id",
+    let linked: Vec<(String, &String)> = std::iter::once(("policy_id".to_string(), &f.policy_id))
+        .chain(
+            f.other_policy_ids
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("other_policy_ids[{i}]"), p)),
+        )
+        .collect();
+    let mut e = FieldErrors::default();
+    for (field, policy_id) in &linked {
+        let policy = sqlx::query("SELECT state, no_application FROM policies WHERE base_id = $1 AND id = $2")
+            .bind(base_id)
+            .bind(*policy_id)
+            .fetch_optional(state.db.pool())
+            .await?;
+        match policy {
+            None => e.push(field, "programme.policy", "政策不存在"),
+            Some(r) if r.get::<String, _>(0) != "published" => {
+                e.push(field, "programme.policy", "只能为已发布的政策设置申报批次")
+            }
+            Some(r) if r.get::<i64, _>(1) == 1 => e.push(
+                field,
                 "programme.policy",
                 "免申即享政策无需申报，不能设置申报批次",
-            ))
+            ),
+            _ => {}
         }
-        _ => {}
     }
+    e.into_result()?;
     let mut tx = state.db.begin().await?;
     let taken = sqlx::query("SELECT 1 FROM programmes WHERE base_id = $1 AND code = $2")
         .bind(base_id)
@@ -295,8 +348,8 @@ pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &Programm
     sqlx::query(
         "INSERT INTO programmes (id, base_id, code, name, policy_id, review_mode, opens_on, closes_on, form_fields, rubric, \
          expert_field, experts_per_application, conflict_months, days_pre_review, days_amendment, days_expert_review, \
-         days_publicity, days_approval, days_payout, budget_fen, budget_account_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+         days_publicity, days_approval, days_payout, budget_fen, budget_account_id, created_at, required_documents) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
     )
     .bind(&id)
     .bind(base_id)
@@ -320,8 +373,18 @@ pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &Programm
     .bind(budget.fen())
     .bind(&budget_account)
     .bind(time::now_text())
+    .bind(serde_json::to_string(&f.required_documents).map_err(anyhow::Error::from)?)
     .execute(&mut *tx)
     .await?;
+    for (position, (_, policy_id)) in linked.iter().enumerate() {
+        sqlx::query("INSERT INTO programme_policies (programme_id, base_id, policy_id, position) VALUES ($1, $2, $3, $4)")
+            .bind(&id)
+            .bind(base_id)
+            .bind(*policy_id)
+            .bind(position as i64)
+            .execute(&mut *tx)
+            .await?;
+    }
     ledger::transfer(
         &mut tx,
         state.db.backend(),
@@ -351,7 +414,8 @@ pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &Programm
             after: Some(
                 json!({ "code": code, "name": name, "policy_id": f.policy_id, "review_mode": mode.as_str(),
                 "opens_on": f.opens_on, "closes_on": f.closes_on, "limits": f.limits, "budget_fen": budget.fen(),
-                "experts_per_application": f.experts_per_application, "expert_field": f.expert_field }),
+                "experts_per_application": f.experts_per_application, "expert_field": f.expert_field,
+                "other_policy_ids": f.other_policy_ids, "required_documents": f.required_documents }),
             ),
         },
     )
@@ -362,7 +426,8 @@ pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &Programm
 
 const COLUMNS: &str = "g.id, g.code, g.name, g.policy_id, p.title, g.review_mode, g.opens_on, g.closes_on, g.form_fields, g.rubric, \
     g.expert_field, g.experts_per_application, g.conflict_months, g.days_pre_review, g.days_amendment, g.days_expert_review, \
-    g.days_publicity, g.days_approval, g.days_payout, g.budget_fen, a.credits_posted - a.debits_posted - a.debits_pending";
+    g.days_publicity, g.days_approval, g.days_payout, g.budget_fen, a.credits_posted - a.debits_posted - a.debits_pending, \
+    g.required_documents";
 const FROM: &str =
     "FROM programmes g JOIN policies p ON p.id = g.policy_id JOIN ledger_accounts a ON a.id = g.budget_account_id";
 
@@ -375,6 +440,11 @@ fn from_row(r: &sqlx::any::AnyRow) -> Programme {
         code: r.get(1),
         name: r.get(2),
         policy_id: r.get(3),
+        policies: vec![PolicyRef {
+            id: r.get(3),
+            title: r.get(4),
+        }],
+        required_documents: serde_json::from_str(&r.get::<String, _>(21)).unwrap_or_default(),
         policy_title: r.get(4),
         review_mode: mode,
         review_mode_label: mode.label().into(),
@@ -406,7 +476,35 @@ pub async fn list(state: &AppState, base_id: &str) -> Result<Vec<Programme>, App
     .bind(base_id)
     .fetch_all(state.db.pool())
     .await?;
-    Ok(rows.iter().map(from_row).collect())
+    let links = sqlx::query(LINKS)
+        .bind(base_id)
+        .bind(Option::<String>::None)
+        .fetch_all(state.db.pool())
+        .await?;
+    let mut out: Vec<Programme> = rows.iter().map(from_row).collect();
+    attach(&mut out, &links);
+    Ok(out)
+}
+
+/// Every linked policy of the base's programmes (or of one), in order.
+const LINKS: &str = "SELECT l.programme_id, l.policy_id, p.title FROM programme_policies l JOIN policies p ON p.id = l.policy_id \
+    WHERE l.base_id = $1 AND (CAST($2 AS TEXT) IS NULL OR l.programme_id = $2) ORDER BY l.programme_id, l.position";
+
+/// Programmes created before multi-policy links keep their one policy.
+fn attach(programmes: &mut [Programme], links: &[sqlx::any::AnyRow]) {
+    for p in programmes {
+        let mine: Vec<PolicyRef> = links
+            .iter()
+            .filter(|r| r.get::<String, _>(0) == p.id)
+            .map(|r| PolicyRef {
+                id: r.get(1),
+                title: r.get(2),
+            })
+            .collect();
+        if !mine.is_empty() {
+            p.policies = mine;
+        }
+    }
 }
 
 pub async fn get(state: &AppState, base_id: &str, id: &str) -> Result<Programme, AppError> {
@@ -416,7 +514,15 @@ pub async fn get(state: &AppState, base_id: &str, id: &str) -> Result<Programme,
         .fetch_optional(state.db.pool())
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(from_row(&row))
+    let links = sqlx::query(LINKS)
+        .bind(base_id)
+        .bind(id)
+        .fetch_all(state.db.pool())
+        .await?;
+    let mut p = [from_row(&row)];
+    attach(&mut p, &links);
+    let [p] = p;
+    Ok(p)
 }
 
 /// The same, inside a use case's transaction.
@@ -427,5 +533,9 @@ pub async fn get_tx(tx: &mut Tx, base_id: &str, id: &str) -> Result<Programme, A
         .fetch_optional(&mut **tx)
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(from_row(&row))
+    let links = sqlx::query(LINKS).bind(base_id).bind(id).fetch_all(&mut **tx).await?;
+    let mut p = [from_row(&row)];
+    attach(&mut p, &links);
+    let [p] = p;
+    Ok(p)
 }

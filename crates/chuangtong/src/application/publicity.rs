@@ -12,6 +12,7 @@ use sqlx::Row;
 use super::accounts;
 use super::case::{self, Case, Party};
 use super::clock::{self, Stage};
+use super::notices;
 use super::programme::{self, ReviewMode};
 use super::state::{transition, Event, State};
 use crate::audit::{self, Actor, Entry};
@@ -113,6 +114,15 @@ pub async fn lodge(
         json!({ "objection_id": oid }),
     )
     .await?;
+    notices::admins(
+        &mut tx,
+        base_id,
+        "application.objection",
+        id,
+        "公示收到异议",
+        format!("异议内容：{text}\n异议处理前不能批准。"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Objection {
         id: oid,
@@ -187,7 +197,17 @@ pub async fn resolve(
         )
         .await?;
         if f.upheld {
-            clock::close_all(&mut tx, id, time::today()).await?;
+            clock::close_all(&mut tx, id, time::today(), actor.user_id.as_deref()).await?;
+            notices::applicant(
+                &mut tx,
+                base_id,
+                &c.enterprise_id,
+                "application.rejected",
+                id,
+                "公示异议成立，申报未通过",
+                format!("处理意见：{text}"),
+            )
+            .await?;
         }
     } else {
         // Others remain open: the objection is answered, the case stays where it is.
@@ -323,11 +343,21 @@ pub async fn approve(
         json!({ "amount_approved_fen": fen }),
     )
     .await?;
-    clock::close(&mut tx, id, Stage::Publicity, today).await?;
-    clock::close(&mut tx, id, Stage::Approval, today).await?;
+    clock::close(&mut tx, id, Stage::Publicity, today, actor.user_id.as_deref()).await?;
+    clock::close(&mut tx, id, Stage::Approval, today, actor.user_id.as_deref()).await?;
     let cal = crate::calendar::load(&state.db).await?;
     let due = clock::due(&cal, today, p.limits.payout)?;
     clock::open(&mut tx, base_id, id, Stage::Payout, today, due).await?;
+    notices::applicant(
+        &mut tx,
+        base_id,
+        &c.enterprise_id,
+        "application.approved",
+        id,
+        "申报已批准",
+        format!("批准金额 {} 元，将在 {due} 前兑现。", Fen::from_fen(fen)),
+    )
+    .await?;
     tx.commit().await?;
     case::get(state, base_id, &Party::Reviewer, id).await
 }
@@ -392,7 +422,17 @@ pub async fn pay(state: &AppState, actor: &Actor, base_id: &str, id: &str) -> Re
         json!({ "amount_fen": amount, "transfer_id": transfer_id }),
     )
     .await?;
-    clock::close(&mut tx, id, Stage::Payout, time::today()).await?;
+    clock::close(&mut tx, id, Stage::Payout, time::today(), actor.user_id.as_deref()).await?;
+    notices::applicant(
+        &mut tx,
+        base_id,
+        &c.enterprise_id,
+        "application.paid",
+        id,
+        "扶持资金已兑现",
+        format!("已拨付 {} 元（记账凭证 {transfer_id}）。", Fen::from_fen(amount)),
+    )
+    .await?;
     tx.commit().await?;
     case::get(state, base_id, &Party::Reviewer, id).await
 }

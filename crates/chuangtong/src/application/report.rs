@@ -1,13 +1,18 @@
 //! The programme report a base admin reads: how many applications are in
-//! each state, the pass rate, the money asked, approved and paid, and for
-//! every stage how often it finished within its time limit. Rates are
-//! integer basis points (no floats anywhere near public money).
+//! each state, the pass rate, the money asked, approved and paid; for every
+//! stage, and for every department (the org unit of the staff member who
+//! ended the stage), how often it finished within its time limit; for
+//! 评审制, the ranking against the funding line, inter-rater agreement
+//! (ICC(1)), each expert's calibration and the outlier scores (see
+//! [`super::agreement`]). Rates are integer basis points (no floats anywhere
+//! near public money).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::Row;
 
+use super::agreement::{self, Agreement};
 use super::clock::Stage;
 use super::programme::{self, Programme};
 use super::state::State;
@@ -38,7 +43,25 @@ pub struct Ranked {
     pub cumulative_fen: i64,
     /// Within the budget when funded in rank order
     pub above_line: bool,
+    /// Mean score with each expert's lenience taken off (advisory; ranking uses score_x100)
+    pub calibrated_x100: Option<i64>,
 }
+
+/// On-time rate of the stages one department ended.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct DepartmentTimeliness {
+    /// The org unit's name; "未设部门" for staff without one
+    pub department: String,
+    pub stage: String,
+    pub stage_label: String,
+    pub closed: i64,
+    pub on_time: i64,
+    pub on_time_rate_bp: Option<i64>,
+}
+
+/// The stages staff end (受理/预审, 审批, 兑现); 补正 is the applicant's,
+/// 专家评审 the panel's and 公示期 ends by the calendar.
+pub const STAFF_STAGES: [Stage; 3] = [Stage::PreReview, Stage::Approval, Stage::Payout];
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Report {
@@ -56,6 +79,10 @@ pub struct Report {
     pub approved_fen: i64,
     pub paid_fen: i64,
     pub stages: Vec<StageTimeliness>,
+    /// Per department and staff stage
+    pub departments: Vec<DepartmentTimeliness>,
+    /// 评审制: agreement, calibration and outliers of the completed panels
+    pub agreement: Option<Agreement>,
     /// 评审制: scored applications by score, with the funding line drawn at the budget
     pub ranking: Vec<Ranked>,
 }
@@ -75,6 +102,7 @@ pub fn rank(mut rows: Vec<(String, String, i64, i64)>, budget_fen: i64) -> Vec<R
                 amount_requested_fen: amount,
                 cumulative_fen: cumulative,
                 above_line: cumulative <= budget_fen,
+                calibrated_x100: None,
             }
         })
         .collect()
@@ -108,6 +136,8 @@ pub async fn report(state: &AppState, base_id: &str, programme_id: &str) -> Resu
         approved_fen: 0,
         paid_fen: 0,
         stages: Vec::new(),
+        departments: Vec::new(),
+        agreement: None,
         ranking: Vec::new(),
     };
     for row in &rows {
@@ -170,7 +200,79 @@ pub async fn report(state: &AppState, base_id: &str, programme_id: &str) -> Resu
     .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
     .collect();
     r.ranking = rank(scored, r.programme.budget_fen);
+    r.departments = departments(state, base_id, programme_id).await?;
+    if r.programme.review_mode == super::programme::ReviewMode::Panel {
+        let a = panels(state, base_id, programme_id).await?;
+        for x in &mut r.ranking {
+            x.calibrated_x100 = a.calibrated_x100.get(&x.application_id).copied();
+        }
+        r.agreement = Some(a);
+    }
     Ok(r)
+}
+
+async fn departments(
+    state: &AppState,
+    base_id: &str,
+    programme_id: &str,
+) -> Result<Vec<DepartmentTimeliness>, AppError> {
+    let rows = sqlx::query(
+        "SELECT COALESCE(u.name, '未设部门'), s.stage, COUNT(*), CAST(SUM(CASE WHEN s.on_time = 1 THEN 1 ELSE 0 END) AS BIGINT) \
+         FROM application_stages s JOIN applications a ON a.id = s.application_id \
+         LEFT JOIN memberships m ON m.user_id = s.closed_by AND m.base_id = a.base_id \
+         LEFT JOIN org_units u ON u.id = m.org_unit_id \
+         WHERE a.base_id = $1 AND a.programme_id = $2 AND s.ended_on IS NOT NULL AND s.closed_by IS NOT NULL \
+         AND s.stage IN ('pre_review', 'approval', 'payout') \
+         GROUP BY COALESCE(u.name, '未设部门'), s.stage",
+    )
+    .bind(base_id)
+    .bind(programme_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut out: Vec<DepartmentTimeliness> = rows
+        .iter()
+        .map(|row| {
+            let stage: String = row.get(1);
+            let (closed, on_time): (i64, i64) = (row.get(2), row.get(3));
+            DepartmentTimeliness {
+                department: row.get(0),
+                stage_label: Stage::parse(&stage).map(Stage::label).unwrap_or("").into(),
+                stage,
+                closed,
+                on_time,
+                on_time_rate_bp: rate_bp(on_time, closed),
+            }
+        })
+        .collect();
+    let order = |s: &str| STAFF_STAGES.iter().position(|x| x.as_str() == s).unwrap_or(9);
+    out.sort_by(|a, b| a.department.cmp(&b.department).then(order(&a.stage).cmp(&order(&b.stage))));
+    Ok(out)
+}
+
+/// The completed panels of the programme (every drawn expert has scored).
+async fn panels(state: &AppState, base_id: &str, programme_id: &str) -> Result<Agreement, AppError> {
+    let rows = sqlx::query(
+        "SELECT s.application_id, s.expert_id, s.score_x100, x.name FROM expert_assignments s \
+         JOIN applications a ON a.id = s.application_id JOIN experts x ON x.id = s.expert_id \
+         WHERE a.base_id = $1 AND a.programme_id = $2 AND a.score_x100 IS NOT NULL AND s.score_x100 IS NOT NULL \
+         ORDER BY s.application_id, s.expert_id",
+    )
+    .bind(base_id)
+    .bind(programme_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut panels: Vec<agreement::Panel> = Vec::new();
+    let mut names = BTreeMap::new();
+    for row in &rows {
+        let (app, expert, score, name): (String, String, i64, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        names.insert(expert.clone(), name);
+        match panels.last_mut() {
+            Some((a, s)) if *a == app => s.push((expert, score)),
+            _ => panels.push((app, vec![(expert, score)])),
+        }
+    }
+    agreement::analyse(&panels, &names)
+        .ok_or_else(|| anyhow::anyhow!("programme {programme_id}: agreement arithmetic overflowed").into())
 }
 
 #[cfg(test)]

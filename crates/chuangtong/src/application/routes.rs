@@ -4,8 +4,9 @@
 //! apply for themselves; experts see and score only what was drawn for them;
 //! any member may read the 公示 list and lodge an objection.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -13,6 +14,8 @@ use serde::Serialize;
 use super::case::{
     self, Case, DraftForm, HistoryEntry, ListQuery, OpenProgramme, Party, QueueEntry, Reason, StageRecord,
 };
+use super::conflict::{self, LinkForm};
+use super::document::{self, Document};
 use super::panel::{self, Assignment, ConflictForm, DrawRecord, ScoreForm};
 use super::programme::{self, Programme, ProgrammeForm};
 use super::publicity::{self, ApprovalForm, EvaluationForm, Notice, Objection, ObjectionForm, Resolution};
@@ -56,6 +59,14 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{b}/review-queue"), get(review_queue))
         .route(&format!("{b}/publicity"), get(publicity_list))
         .route(&format!("{b}/expert-conflicts"), post(declare_conflict))
+        .route(&format!("{b}/registry-links"), post(add_registry_link))
+        .route(
+            &format!("{b}/applications/{{id}}/documents"),
+            get(list_documents)
+                .post(upload_document)
+                .layer(DefaultBodyLimit::max(document::MAX_BYTES + 256 * 1024)),
+        )
+        .route(&format!("{b}/documents/{{id}}"), get(download_document))
         .merge(super::pages::router())
 }
 
@@ -164,6 +175,8 @@ pub struct CaseDetail {
     pub panel: Vec<Assignment>,
     /// Reviewers only: the recorded draw
     pub draw: Option<DrawRecord>,
+    /// 申请要件 uploaded so far
+    pub documents: Vec<Document>,
 }
 
 /// One application with its history and clocks (404 unless the caller may see it).
@@ -186,6 +199,7 @@ pub async fn detail(state: &AppState, base_id: &str, p: &Party, id: &str) -> Res
         history,
         stages,
         objections: publicity::objections(state, base_id, id).await?,
+        documents: document::list(state, base_id, id).await?,
         panel: if reviewer {
             panel::assignments(state, base_id, id).await?
         } else {
@@ -429,4 +443,85 @@ pub async fn declare_conflict(
     }
     panel::declare_conflict(&state, &scope.user.actor(), &scope.base.id, &form).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Uploads a document (申请要件) to the caller's draft or 补正 application:
+/// multipart fields `kind` (a required document's key, or `other`) and
+/// `file`; the type is checked by content, at most 10 MB (enterprise accounts).
+#[utoipa::path(post, path = "/api/v1/bases/{base}/applications/{id}/documents", params(("base" = String, Path), ("id" = String, Path)),
+    request_body(content_type = "multipart/form-data", content = String),
+    responses((status = 201, body = Document), (status = 404), (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn upload_document(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id)): Path<(String, String)>,
+    multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<Document>)> {
+    let p = enterprise(&scope)?;
+    let posted = document::read_multipart(multipart).await?;
+    let doc = document::upload(
+        &state,
+        &scope.user.actor(),
+        &scope.base.id,
+        &p,
+        &id,
+        &posted.kind,
+        &posted.filename,
+        &posted.bytes,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(doc)))
+}
+
+/// The current documents of an application (whoever may see the application).
+#[utoipa::path(get, path = "/api/v1/bases/{base}/applications/{id}/documents", params(("base" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = [Document]), (status = 404)))]
+pub async fn list_documents(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Vec<Document>>> {
+    let p = party(&scope)?;
+    case::get(&state, &scope.base.id, &p, &id).await?;
+    Ok(Json(document::list(&state, &scope.base.id, &id).await?))
+}
+
+/// Downloads a document: the applicant, the base's reviewers and admins, and the experts drawn for it; 404 for anyone else.
+#[utoipa::path(get, path = "/api/v1/bases/{base}/documents/{id}", params(("base" = String, Path), ("id" = String, Path)),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 404)))]
+pub async fn download_document(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let p = party(&scope)?;
+    let (doc, bytes) = document::fetch(&state, &scope.base.id, &p, &id).await?;
+    Ok(download(&doc, bytes))
+}
+
+/// The response for a stored document: its checked type, as an attachment, never sniffed by the browser.
+pub fn download(doc: &Document, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, doc.media_type.clone()),
+            (header::CONTENT_DISPOSITION, document::disposition(&doc.filename)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Records a shareholding or control link between registry records, used to compute experts' conflicts (base admins).
+#[utoipa::path(post, path = "/api/v1/bases/{base}/registry-links", params(("base" = String, Path)), request_body = LinkForm,
+    responses((status = 201, body = Created), (status = 403), (status = 409, body = crate::web::error::ErrorBody), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn add_registry_link(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    ApiJson(form): ApiJson<LinkForm>,
+) -> ApiResult<(StatusCode, Json<Created>)> {
+    scope.require(&[Role::BaseAdmin])?;
+    let id = conflict::add_link(&state, &scope.user.actor(), &scope.base.id, &form).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
 }

@@ -22,6 +22,7 @@ pub async fn populate(state: &AppState, actor: &Actor, base_id: &str) -> anyhow:
         claim_opens_at: time::to_text(now - Duration::days(1)),
         claim_closes_at: time::to_text(now + Duration::days(60)),
         valid_until: (time::today() + Duration::days(365)).to_string(),
+        claim_mode: "first_come".into(),
     };
     batch::issue(state, actor, base_id, &form)
         .await

@@ -5,6 +5,7 @@
 //! 杨浦区, so tenant isolation can be seen), and one account per role.
 //! Every generated record carries `synthetic = 1` and shows a 模拟 badge.
 
+pub mod load;
 mod market;
 mod policies;
 mod seed;

@@ -75,7 +75,7 @@ type Standard = (
 
 /// The standard set. Keys match the seed's figures so that a base's own
 /// numbers line up with what the 28 bases reported.
-pub const STANDARD: [Standard; 17] = [
+pub const STANDARD: [Standard; 24] = [
     (
         "new_enterprises",
         "新登记企业",
@@ -185,6 +185,69 @@ pub const STANDARD: [Standard; 17] = [
         "平台总账",
     ),
     (
+        "vouchers_claimed",
+        "创新券申领金额",
+        "元",
+        PeriodKind::Month,
+        Some(Formula::VouchersClaimed),
+        ValueType::Fen,
+        "平台创新券",
+    ),
+    (
+        "voucher_claims",
+        "创新券申领笔数",
+        "笔",
+        PeriodKind::Month,
+        Some(Formula::VoucherClaims),
+        ValueType::Count,
+        "平台创新券",
+    ),
+    (
+        "vouchers_used",
+        "创新券使用金额",
+        "元",
+        PeriodKind::Month,
+        Some(Formula::VouchersUsed),
+        ValueType::Fen,
+        "平台服务超市（确认交付）",
+    ),
+    (
+        "vouchers_redeemed",
+        "创新券兑现金额",
+        "元",
+        PeriodKind::Month,
+        Some(Formula::VouchersRedeemed),
+        ValueType::Fen,
+        "平台服务超市（已结算）",
+    ),
+    (
+        "applications_received",
+        "受理申报",
+        "项",
+        PeriodKind::Month,
+        Some(Formula::ApplicationsReceived),
+        ValueType::Count,
+        "平台项目申报",
+    ),
+    (
+        "applications_pass_rate",
+        "申报通过率",
+        "%",
+        PeriodKind::Month,
+        Some(Formula::ApplicationsPassRate),
+        ValueType::Count,
+        "平台项目申报",
+    ),
+    (
+        "programme_payouts",
+        "资助兑现金额",
+        "元",
+        PeriodKind::Month,
+        Some(Formula::ProgrammePayouts),
+        ValueType::Fen,
+        "平台项目申报",
+    ),
+    (
         "financing_raised",
         "企业融资额",
         "元",
@@ -248,22 +311,31 @@ fn from_row(r: &sqlx::any::AnyRow) -> Definition {
     }
 }
 
-/// Loads the standard set for a base that has no definitions yet. Runs in
-/// its own transaction; two requests racing here are harmless (the loser
-/// hits the unique key and finds the winner's rows).
+/// Loads the standard set for a base that has none of it yet, and adds the
+/// standard indicators introduced since (a base keeps its own edits: only
+/// keys it has never had are added, at the standard's position). Runs in its
+/// own transaction; two requests racing here are harmless (the loser hits the
+/// unique key and finds the winner's rows).
 pub async fn ensure_standard_set(state: &AppState, base_id: &str) -> Result<(), AppError> {
-    let existing: i64 = sqlx::query("SELECT COUNT(*) FROM indicator_definitions WHERE base_id = $1")
+    let have: Vec<String> = sqlx::query("SELECT DISTINCT key FROM indicator_definitions WHERE base_id = $1")
         .bind(base_id)
-        .fetch_one(state.db.pool())
+        .fetch_all(state.db.pool())
         .await?
-        .get(0);
-    if existing > 0 {
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let missing: Vec<(usize, &Standard)> = STANDARD
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !have.iter().any(|k| k == s.0))
+        .collect();
+    if missing.is_empty() {
         return Ok(());
     }
     let mut tx = state.db.begin().await?;
-    for (position, s) in STANDARD.iter().enumerate() {
+    for (position, s) in &missing {
         let spec = Spec::from_standard(s);
-        if let Err(e) = insert_version(&mut tx, base_id, &spec, 1, position as i64).await {
+        if let Err(e) = insert_version(&mut tx, base_id, &spec, 1, *position as i64).await {
             if crate::storage::unique_violation(&e) {
                 return Ok(());
             }
@@ -280,7 +352,7 @@ pub async fn ensure_standard_set(state: &AppState, base_id: &str) -> Result<(), 
             entity: "indicator_definition",
             entity_id: None,
             before: None,
-            after: Some(json!({ "keys": STANDARD.iter().map(|s| s.0).collect::<Vec<_>>() })),
+            after: Some(json!({ "keys": missing.iter().map(|(_, s)| s.0).collect::<Vec<_>>() })),
         },
     )
     .await?;

@@ -34,9 +34,25 @@ pub enum Formula {
     /// Money posted out of budget accounts within the period (fen): what the
     /// base actually paid out of its programmes.
     BudgetOutflow,
+    /// 创新券申领金额 (fen): claims made within the period.
+    VouchersClaimed,
+    /// 创新券申领笔数.
+    VoucherClaims,
+    /// 创新券使用金额 (fen): voucher payments of orders whose delivery was
+    /// confirmed within the period (their pending ledger transfer posted).
+    VouchersUsed,
+    /// 创新券兑现金额 (fen): provider redemptions settled within the period.
+    VouchersRedeemed,
+    /// 受理申报: applications submitted within the period.
+    ApplicationsReceived,
+    /// 申报通过率, percent with two places: approved ÷ (approved + rejected)
+    /// among the decisions taken within the period.
+    ApplicationsPassRate,
+    /// 资助兑现金额 (fen): approved amounts paid out within the period.
+    ProgrammePayouts,
 }
 
-pub const ALL: [Formula; 13] = [
+pub const ALL: [Formula; 20] = [
     Formula::EnterprisesNew,
     Formula::EnterprisesTotal,
     Formula::RegisteredCapital,
@@ -50,6 +66,13 @@ pub const ALL: [Formula; 13] = [
     Formula::Talents,
     Formula::Teams,
     Formula::BudgetOutflow,
+    Formula::VouchersClaimed,
+    Formula::VoucherClaims,
+    Formula::VouchersUsed,
+    Formula::VouchersRedeemed,
+    Formula::ApplicationsReceived,
+    Formula::ApplicationsPassRate,
+    Formula::ProgrammePayouts,
 ];
 
 /// Which records a figure drills down to.
@@ -61,6 +84,11 @@ pub enum Records {
     Talents,
     Teams,
     BudgetTransfers,
+    VoucherClaims,
+    VoucherOrdersConfirmed,
+    Redemptions,
+    /// Applications that entered one of these states within the period.
+    ApplicationsEntering(&'static [&'static str]),
 }
 
 impl Formula {
@@ -79,6 +107,13 @@ impl Formula {
             Formula::Talents => "persons.with_talent_level",
             Formula::Teams => "teams.count",
             Formula::BudgetOutflow => "ledger.budget_outflow_fen",
+            Formula::VouchersClaimed => "vouchers.claimed_fen",
+            Formula::VoucherClaims => "vouchers.claims",
+            Formula::VouchersUsed => "vouchers.used_fen",
+            Formula::VouchersRedeemed => "vouchers.redeemed_fen",
+            Formula::ApplicationsReceived => "applications.received",
+            Formula::ApplicationsPassRate => "applications.pass_rate_percent",
+            Formula::ProgrammePayouts => "applications.paid_fen",
         }
     }
 
@@ -88,7 +123,12 @@ impl Formula {
 
     pub fn value_type(self) -> ValueType {
         match self {
-            Formula::RegisteredCapital | Formula::BudgetOutflow => ValueType::Fen,
+            Formula::RegisteredCapital
+            | Formula::BudgetOutflow
+            | Formula::VouchersClaimed
+            | Formula::VouchersUsed
+            | Formula::VouchersRedeemed
+            | Formula::ProgrammePayouts => ValueType::Fen,
             _ => ValueType::Count,
         }
     }
@@ -109,6 +149,13 @@ impl Formula {
             Formula::Talents => "期末已认定层次的人才数",
             Formula::Teams => "期末创业团队数",
             Formula::BudgetOutflow => "本期内从预算账户入账支出的金额合计（分）",
+            Formula::VouchersClaimed => "本期内企业申领创新券的金额合计（分）",
+            Formula::VoucherClaims => "本期内企业申领创新券的笔数",
+            Formula::VouchersUsed => "本期内企业确认服务交付、创新券支付入账的金额合计（分）",
+            Formula::VouchersRedeemed => "本期内服务机构兑现（已结算）的创新券金额合计（分）",
+            Formula::ApplicationsReceived => "本期内首次提交的申报数（补正后重新提交不重复计）",
+            Formula::ApplicationsPassRate => "本期内批准数 ÷（批准数 + 未通过数）× 100，保留两位小数（向下取整）",
+            Formula::ProgrammePayouts => "本期内已兑现的资助金额合计（分）",
         }
     }
 
@@ -119,6 +166,12 @@ impl Formula {
             Formula::Talents => Records::Talents,
             Formula::Teams => Records::Teams,
             Formula::BudgetOutflow => Records::BudgetTransfers,
+            Formula::VouchersClaimed | Formula::VoucherClaims => Records::VoucherClaims,
+            Formula::VouchersUsed => Records::VoucherOrdersConfirmed,
+            Formula::VouchersRedeemed => Records::Redemptions,
+            Formula::ApplicationsReceived => Records::ApplicationsEntering(&["submitted"]),
+            Formula::ApplicationsPassRate => Records::ApplicationsEntering(&["approved", "rejected"]),
+            Formula::ProgrammePayouts => Records::ApplicationsEntering(&["paid"]),
             _ => Records::Carriers,
         }
     }
@@ -198,7 +251,69 @@ pub async fn evaluate(db: &Db, base_id: &str, formula: Formula, period: Period) 
             )
             .await?,
         ),
+        Formula::VouchersClaimed => Measure::fen(
+            scalar(
+                "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM voucher_claims \
+                 WHERE base_id = $1 AND created_at >= $2 AND created_at < $3",
+                true,
+            )
+            .await?,
+        ),
+        Formula::VoucherClaims => count(
+            scalar(
+                "SELECT COUNT(*) FROM voucher_claims WHERE base_id = $1 AND created_at >= $2 AND created_at < $3",
+                true,
+            )
+            .await?,
+        ),
+        Formula::VouchersUsed => Measure::fen(
+            scalar(
+                "SELECT CAST(COALESCE(SUM(t.amount_fen), 0) AS BIGINT) FROM service_orders o \
+                 JOIN ledger_transfers t ON t.id = o.voucher_transfer_id \
+                 WHERE o.base_id = $1 AND t.state = 'posted' AND t.resolved_at >= $2 AND t.resolved_at < $3",
+                true,
+            )
+            .await?,
+        ),
+        Formula::VouchersRedeemed => Measure::fen(
+            scalar(
+                "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM redemptions \
+                 WHERE base_id = $1 AND state = 'settled' AND resolved_at >= $2 AND resolved_at < $3",
+                true,
+            )
+            .await?,
+        ),
+        Formula::ApplicationsReceived => count(entering(db, base_id, "submitted", &start, &end).await?),
+        Formula::ApplicationsPassRate => {
+            let approved = entering(db, base_id, "approved", &start, &end).await?;
+            let rejected = entering(db, base_id, "rejected", &start, &end).await?;
+            occupancy(approved, approved + rejected)
+        }
+        Formula::ProgrammePayouts => Measure::fen(
+            scalar(
+                "SELECT CAST(COALESCE(SUM(a.amount_approved_fen), 0) AS BIGINT) FROM application_events ev \
+                 JOIN applications a ON a.id = ev.application_id \
+                 WHERE ev.base_id = $1 AND ev.to_state = 'paid' AND ev.at >= $2 AND ev.at < $3",
+                true,
+            )
+            .await?,
+        ),
     })
+}
+
+/// Applications that entered `state` within `[start, end)`, counted once each.
+async fn entering(db: &Db, base_id: &str, state: &str, start: &str, end: &str) -> sqlx::Result<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(DISTINCT application_id) FROM application_events \
+         WHERE base_id = $1 AND to_state = $2 AND at >= $3 AND at < $4",
+    )
+    .bind(base_id)
+    .bind(state)
+    .bind(start)
+    .bind(end)
+    .fetch_one(db.pool())
+    .await?
+    .get(0))
 }
 
 /// Occupancy in percent with two places, rounded down: 83.33 for 5/6.

@@ -38,6 +38,10 @@ pub async fn records(state: &AppState, scope: &BaseScope, d: &Definition, period
         Records::Talents => talents(state, scope, period).await,
         Records::Teams => teams(state, scope, period).await,
         Records::BudgetTransfers => budget_transfers(state, scope, period).await,
+        Records::VoucherClaims => money_records(state, scope, period, &VOUCHER_CLAIMS).await,
+        Records::VoucherOrdersConfirmed => money_records(state, scope, period, &VOUCHER_ORDERS).await,
+        Records::Redemptions => money_records(state, scope, period, &REDEMPTIONS).await,
+        Records::ApplicationsEntering(states) => applications_entering(state, scope, period, states).await,
     }
 }
 
@@ -214,6 +218,122 @@ async fn budget_transfers(state: &AppState, scope: &BaseScope, period: Period) -
                     text(Fen::from_fen(r.get(3)).to_yuan_string_grouped()),
                     text(r.get::<String, _>(4)),
                     text(crate::storage::time::display(&r.get::<String, _>(5))),
+                ]
+            })
+            .collect(),
+    })
+}
+
+/// A list of money records within a period: `SELECT at, who, what, amount_fen, link id`.
+struct MoneyRecords {
+    headers: [&'static str; 4],
+    sql: &'static str,
+    /// Page of the record, `{base}` and `{id}` filled in
+    href: &'static str,
+}
+
+const VOUCHER_CLAIMS: MoneyRecords = MoneyRecords {
+    headers: ["申领时间", "企业", "批次", "金额（元）"],
+    sql: "SELECT c.created_at, e.name, b.name, c.amount_fen, e.id FROM voucher_claims c \
+          JOIN enterprises e ON e.id = c.enterprise_id JOIN voucher_batches b ON b.id = c.batch_id \
+          WHERE c.base_id = $1 AND c.created_at >= $2 AND c.created_at < $3 ORDER BY c.created_at, c.id LIMIT $4",
+    href: "/b/{base}/registry/enterprises/{id}",
+};
+
+const VOUCHER_ORDERS: MoneyRecords = MoneyRecords {
+    headers: ["确认时间", "企业", "服务", "创新券支付（元）"],
+    sql: "SELECT t.resolved_at, e.name, s.name, t.amount_fen, e.id FROM service_orders o \
+          JOIN ledger_transfers t ON t.id = o.voucher_transfer_id JOIN enterprises e ON e.id = o.enterprise_id \
+          JOIN services s ON s.id = o.service_id \
+          WHERE o.base_id = $1 AND t.state = 'posted' AND t.resolved_at >= $2 AND t.resolved_at < $3 \
+          ORDER BY t.resolved_at, o.id LIMIT $4",
+    href: "/b/{base}/registry/enterprises/{id}",
+};
+
+const REDEMPTIONS: MoneyRecords = MoneyRecords {
+    headers: ["结算时间", "服务机构", "备注", "金额（元）"],
+    sql: "SELECT r.resolved_at, p.name, r.note, r.amount_fen, p.id FROM redemptions r \
+          JOIN providers p ON p.id = r.provider_id \
+          WHERE r.base_id = $1 AND r.state = 'settled' AND r.resolved_at >= $2 AND r.resolved_at < $3 \
+          ORDER BY r.resolved_at, r.id LIMIT $4",
+    href: "/b/{base}/registry/providers",
+};
+
+async fn money_records(state: &AppState, scope: &BaseScope, period: Period, q: &MoneyRecords) -> Result<Table, AppError> {
+    // Claims, payments and settlements of every firm are the base's books.
+    scope.require(&[Role::BaseAdmin])?;
+    let (start, end) = period.utc_bounds();
+    let rows = sqlx::query(q.sql)
+        .bind(&scope.base.id)
+        .bind(&start)
+        .bind(&end)
+        .bind(LIMIT)
+        .fetch_all(state.db.pool())
+        .await?;
+    Ok(Table {
+        headers: q.headers.to_vec(),
+        total: rows.len() as i64,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let id: String = r.get(4);
+                let href = q.href.replace("{base}", &scope.base.code).replace("{id}", &id);
+                vec![
+                    text(crate::storage::time::display(&r.get::<String, _>(0))),
+                    (r.get(1), Some(href)),
+                    text(r.get::<String, _>(2)),
+                    text(Fen::from_fen(r.get(3)).to_yuan_string_grouped()),
+                ]
+            })
+            .collect(),
+    })
+}
+
+async fn applications_entering(
+    state: &AppState,
+    scope: &BaseScope,
+    period: Period,
+    states: &[&str],
+) -> Result<Table, AppError> {
+    scope.require(&[Role::BaseAdmin])?;
+    let (start, end) = period.utc_bounds();
+    let mut rows = Vec::new();
+    for to_state in states {
+        rows.extend(
+            sqlx::query(
+                "SELECT ev.at, e.name, p.name, ev.to_state, COALESCE(a.amount_approved_fen, a.amount_requested_fen), a.id \
+                 FROM application_events ev JOIN applications a ON a.id = ev.application_id \
+                 JOIN enterprises e ON e.id = a.enterprise_id JOIN programmes p ON p.id = a.programme_id \
+                 WHERE ev.base_id = $1 AND ev.to_state = $2 AND ev.at >= $3 AND ev.at < $4 ORDER BY ev.at, ev.id LIMIT $5",
+            )
+            .bind(&scope.base.id)
+            .bind(*to_state)
+            .bind(&start)
+            .bind(&end)
+            .bind(LIMIT)
+            .fetch_all(state.db.pool())
+            .await?,
+        );
+    }
+    rows.sort_by_key(|r| r.get::<String, _>(0));
+    Ok(Table {
+        headers: vec!["时间", "企业", "项目", "进入状态", "金额（元）"],
+        total: rows.len() as i64,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let id: String = r.get(5);
+                let to: String = r.get(3);
+                vec![
+                    text(crate::storage::time::display(&r.get::<String, _>(0))),
+                    (r.get(1), Some(format!("/b/{}/applications/{id}", scope.base.code))),
+                    text(r.get::<String, _>(2)),
+                    text(
+                        crate::application::State::parse(&to)
+                            .map(|s| s.label().to_string())
+                            .unwrap_or(to),
+                    ),
+                    text(Fen::from_fen(r.get(4)).to_yuan_string_grouped()),
                 ]
             })
             .collect(),

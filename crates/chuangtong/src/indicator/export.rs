@@ -14,7 +14,7 @@ use crate::web::AppState;
 
 pub const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-fn xlsx_error(e: XlsxError) -> AppError {
+pub fn xlsx_error(e: XlsxError) -> AppError {
     AppError::Internal(anyhow::anyhow!("xlsx: {e}"))
 }
 

@@ -20,6 +20,7 @@ use super::drill::{self, Table};
 use super::import::{self, ImportRecord};
 use super::index::{self, IndexPoint, COMPONENTS, METHOD_VERSION};
 use super::period::Period;
+use super::report::{self, MonthlyReport};
 use super::routes::{month_of, CompareQuery, PeriodQuery};
 use super::seed::{self, SeedFigure};
 use super::snapshot::{self, SnapshotForm};
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
                 .post(submit_import)
                 .layer(DefaultBodyLimit::max(import::MAX_BYTES + 64 * 1024)),
         )
+        .route("/b/{base}/indicators/report", get(report_page))
         .route("/indicators/compare", get(compare_page))
         .route("/indicators/seed/{line}", get(seed_line_page))
         .route("/indicators/index-method", get(method_page))
@@ -359,7 +361,7 @@ async fn import_page(State(state): State<AppState>, PageScope(scope): PageScope)
 }
 
 /// The uploaded form: its CSRF token, the file name and bytes.
-async fn read_upload(mut multipart: Multipart) -> Result<(String, String, Vec<u8>), AppError> {
+pub async fn read_upload(mut multipart: Multipart) -> Result<(String, String, Vec<u8>), AppError> {
     let (mut csrf, mut name, mut bytes) = (String::new(), String::new(), Vec::new());
     let bad = |_| AppError::field("file", "import.upload", "上传失败，请重新选择文件");
     while let Some(field) = multipart.next_field().await.map_err(bad)? {
@@ -403,6 +405,32 @@ async fn submit_import(
         history: import::history(&state, &scope.base.id).await?,
     };
     Ok((status, page(&p)).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "indicator/report.html")]
+struct ReportPage {
+    nav: Nav,
+    base_code: String,
+    previous: String,
+    r: MonthlyReport,
+}
+
+/// 双创工作月报, printable (base admins).
+async fn report_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Query(q): Query<PeriodQuery>,
+) -> PageResult<impl IntoResponse> {
+    access::manage(&scope)?;
+    let month = month_of(&q)?;
+    let r = report::build(&state, &scope.base.id, &scope.base.code, &scope.base.name, month).await?;
+    Ok(page(&ReportPage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        previous: month.previous_month().to_string(),
+        r,
+    }))
 }
 
 #[derive(Template)]

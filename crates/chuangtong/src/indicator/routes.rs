@@ -18,7 +18,8 @@ use super::seed::{self, SeedFigure};
 use super::snapshot::{self, Snapshot, SnapshotForm};
 use super::targets::{self, Target, TargetForm};
 use super::values::{self, StoredValue, ValueForm};
-use super::{access, export};
+use super::report::{self, MonthlyReport};
+use super::{access, export, lists};
 use crate::auth::{BaseScope, CurrentUser};
 use crate::web::error::{ApiResult, AppError};
 use crate::web::forms::ApiJson;
@@ -52,7 +53,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/bases/{base}/indicators/import-template", get(import_template))
         .route("/api/v1/bases/{base}/indicators/export", get(export_dashboard))
+        .route("/api/v1/bases/{base}/indicators/report", get(monthly_report))
         .route("/api/v1/bases/{base}/exports/enterprises", get(export_enterprises))
+        .route("/api/v1/bases/{base}/exports/persons", get(export_persons))
+        .route("/api/v1/bases/{base}/exports/carriers", get(export_carriers))
+        .route("/api/v1/bases/{base}/exports/providers", get(export_providers))
+        .route("/api/v1/bases/{base}/exports/voucher-batches", get(export_voucher_batches))
+        .route("/api/v1/bases/{base}/exports/voucher-claims", get(export_voucher_claims))
+        .route("/api/v1/bases/{base}/exports/applications", get(export_applications))
         .route("/api/v1/indicators/compare", get(compare))
         .merge(super::pages::router())
 }
@@ -281,6 +289,84 @@ pub async fn export_enterprises(State(state): State<AppState>, scope: BaseScope)
         &format!("enterprises-{}.xlsx", scope.base.code),
         bytes,
     ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ReportQuery {
+    /// Month, e.g. 2026-05 (default: the current month in Beijing time)
+    pub period: Option<String>,
+    /// json (default) | xlsx
+    pub format: Option<String>,
+}
+
+/// 双创工作月报 of a month: indicators with targets and completion, items behind schedule, notable events
+/// (base admin). `format=xlsx` downloads it as a workbook.
+#[utoipa::path(get, path = "/api/v1/bases/{base}/indicators/report", params(("base" = String, Path), ReportQuery),
+    responses((status = 200, body = MonthlyReport), (status = 403), (status = 422)))]
+pub async fn monthly_report(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    access::manage(&scope)?;
+    let month = month_of(&PeriodQuery { period: q.period })?;
+    let r = report::build(&state, &scope.base.id, &scope.base.code, &scope.base.name, month).await?;
+    if q.format.as_deref() == Some("xlsx") {
+        let name = r.file_name("xlsx");
+        return Ok(download(export::XLSX_MIME, &name, report::xlsx(&r)?));
+    }
+    Ok(Json(r).into_response())
+}
+
+async fn export_list(state: &AppState, scope: &BaseScope, list: lists::List) -> ApiResult<Response> {
+    let bytes = lists::export(state, scope, list).await?;
+    Ok(download(
+        export::XLSX_MIME,
+        &format!("{}-{}.xlsx", list.stem(), scope.base.code),
+        bytes,
+    ))
+}
+
+/// People and talents as Excel, ID numbers and phones masked (base admin, steward).
+#[utoipa::path(get, path = "/api/v1/bases/{base}/exports/persons", params(("base" = String, Path)),
+    responses((status = 200, description = "XLSX file"), (status = 403)))]
+pub async fn export_persons(State(state): State<AppState>, scope: BaseScope) -> ApiResult<Response> {
+    export_list(&state, &scope, lists::List::Persons).await
+}
+
+/// Carriers as Excel (members).
+#[utoipa::path(get, path = "/api/v1/bases/{base}/exports/carriers", params(("base" = String, Path)),
+    responses((status = 200, description = "XLSX file"), (status = 403)))]
+pub async fn export_carriers(State(state): State<AppState>, scope: BaseScope) -> ApiResult<Response> {
+    export_list(&state, &scope, lists::List::Carriers).await
+}
+
+/// Service providers as Excel (members).
+#[utoipa::path(get, path = "/api/v1/bases/{base}/exports/providers", params(("base" = String, Path)),
+    responses((status = 200, description = "XLSX file"), (status = 403)))]
+pub async fn export_providers(State(state): State<AppState>, scope: BaseScope) -> ApiResult<Response> {
+    export_list(&state, &scope, lists::List::Providers).await
+}
+
+/// Voucher batches with their uptake as Excel (base admin).
+#[utoipa::path(get, path = "/api/v1/bases/{base}/exports/voucher-batches", params(("base" = String, Path)),
+    responses((status = 200, description = "XLSX file"), (status = 403)))]
+pub async fn export_voucher_batches(State(state): State<AppState>, scope: BaseScope) -> ApiResult<Response> {
+    export_list(&state, &scope, lists::List::VoucherBatches).await
+}
+
+/// Voucher claims as Excel (base admin).
+#[utoipa::path(get, path = "/api/v1/bases/{base}/exports/voucher-claims", params(("base" = String, Path)),
+    responses((status = 200, description = "XLSX file"), (status = 403)))]
+pub async fn export_voucher_claims(State(state): State<AppState>, scope: BaseScope) -> ApiResult<Response> {
+    export_list(&state, &scope, lists::List::VoucherClaims).await
+}
+
+/// Applications of every programme as Excel (base admin).
+#[utoipa::path(get, path = "/api/v1/bases/{base}/exports/applications", params(("base" = String, Path)),
+    responses((status = 200, description = "XLSX file"), (status = 403)))]
+pub async fn export_applications(State(state): State<AppState>, scope: BaseScope) -> ApiResult<Response> {
+    export_list(&state, &scope, lists::List::Applications).await
 }
 
 pub fn download(mime: &str, filename: &str, bytes: Vec<u8>) -> Response {

@@ -16,6 +16,7 @@
 //!   refused;
 //! - the transfers of one request are linked: all apply or none.
 
+pub mod fan_out;
 pub mod routes;
 
 use chrono::{Duration, Utc};

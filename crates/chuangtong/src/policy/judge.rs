@@ -7,15 +7,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chuangtong_rules::{Outcome, ParamOverrides, Policy, Tri, Value};
+use chuangtong_rules::{Outcome, ParamOverrides, Policy, Tri};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::facts::{self, EnterpriseFacts};
-use super::library::{self, PolicyInfo};
+use super::impact::{self, Comparison};
+use super::library::{self, PolicyInfo, VersionInfo};
+use super::params;
 use crate::audit::{self, Actor, Entry};
 use crate::storage::time;
-use crate::web::error::{AppError, FieldError};
+use crate::web::error::AppError;
 use crate::web::AppState;
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -63,7 +65,7 @@ fn answer(info: &PolicyInfo, outcome: &Outcome) -> Answer {
 }
 
 /// Published policies in force today, compiled.
-async fn in_force(state: &AppState, base_id: &str) -> Result<Vec<(PolicyInfo, Arc<Policy>)>, AppError> {
+pub(crate) async fn in_force(state: &AppState, base_id: &str) -> Result<Vec<(PolicyInfo, Arc<Policy>)>, AppError> {
     let mut out = Vec::new();
     for info in library::list(&state.db, base_id, time::today(), true).await? {
         if let Some(v) = &info.current_version {
@@ -114,44 +116,6 @@ pub struct Matches {
     pub missing_facts: BTreeMap<String, i64>,
 }
 
-fn overrides_from(
-    policy: &Policy,
-    given: &serde_json::Map<String, serde_json::Value>,
-) -> Result<ParamOverrides, AppError> {
-    let mut o = ParamOverrides::new();
-    let mut errs = Vec::new();
-    for (name, v) in given {
-        let Some(def) = policy.params().iter().find(|p| &p.name == name) else {
-            errs.push(FieldError::new(
-                "params",
-                "policy.unknown_param",
-                format!("政策没有参数“{name}”"),
-            ));
-            continue;
-        };
-        let value = match (&def.default, v) {
-            (Value::Int(_), serde_json::Value::Number(n)) => n.as_i64().map(Value::Int),
-            (Value::Money(_), serde_json::Value::Number(n)) => n.as_i64().map(Value::Money),
-            (Value::Bool(_), serde_json::Value::Bool(b)) => Some(Value::Bool(*b)),
-            (Value::Text(_), serde_json::Value::String(s)) => Some(Value::Text(s.clone())),
-            _ => None,
-        };
-        match value {
-            Some(v) => o.insert(name, v),
-            None => errs.push(FieldError::new(
-                "params",
-                "policy.bad_param",
-                format!("参数“{name}”的值类型不对（金额为整数分）"),
-            )),
-        }
-    }
-    if errs.is_empty() {
-        Ok(o)
-    } else {
-        Err(AppError::Validation(errs))
-    }
-}
-
 async fn judge_all(
     state: &AppState,
     base_id: &str,
@@ -166,7 +130,7 @@ async fn judge_all(
     Ok((outcomes, all))
 }
 
-async fn names(state: &AppState, base_id: &str) -> Result<BTreeMap<String, String>, AppError> {
+pub(crate) async fn names(state: &AppState, base_id: &str) -> Result<BTreeMap<String, String>, AppError> {
     use sqlx::Row;
     let rows = sqlx::query("SELECT id, name FROM enterprises WHERE base_id = $1")
         .bind(base_id)
@@ -175,7 +139,7 @@ async fn names(state: &AppState, base_id: &str) -> Result<BTreeMap<String, Strin
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-fn summarise(
+pub(crate) fn summarise(
     policy_id: &str,
     budget_fen: i64,
     outcomes: &[(String, Outcome)],
@@ -248,19 +212,43 @@ pub async fn matches(state: &AppState, base_id: &str, policy_id: &str) -> Result
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 pub struct SimulationRequest {
-    /// Parameter name → new value (money in integer fen)
+    /// Parameter name → new value: money in integer fen, int, bool, a literal
+    /// of the rules language as a string ("25%", "120万元"), or for a table an
+    /// object of the entries to change ({"A": 6})
     #[schema(value_type = Object)]
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// Version to simulate; default the latest (the draft being prepared)
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Simulation {
+    pub version: i64,
     pub before: Matches,
     pub after: Matches,
     /// Firms that qualify only after the change
     pub gained: Vec<String>,
     /// Firms that qualify only before the change
     pub lost: Vec<String>,
+    /// Per firm, who gains and who loses and by how much (amounts too, not only eligibility)
+    pub changes: Comparison,
+    /// The changed parameters after the change, as literals of the rules language
+    #[schema(value_type = Object)]
+    pub params_after: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A version of a policy of the base with its compiled rules.
+pub async fn version_of(
+    state: &AppState,
+    base_id: &str,
+    policy_id: &str,
+    number: Option<i64>,
+) -> Result<(PolicyInfo, VersionInfo, Arc<Policy>), AppError> {
+    let info = library::get(&state.db, base_id, policy_id, time::today()).await?;
+    let v = library::version(&state.db, base_id, policy_id, number).await?;
+    let compiled = library::compiled_version(&v)?;
+    Ok((info, v, compiled))
 }
 
 /// Budget simulation: change parameters, compare counts and cost before and after.
@@ -270,13 +258,25 @@ pub async fn simulate(
     policy_id: &str,
     req: &SimulationRequest,
 ) -> Result<Simulation, AppError> {
-    let (info, policy) = policy_and_info(state, base_id, policy_id).await?;
-    let overrides = overrides_from(&policy, &req.params)?;
+    let (info, v, policy) = version_of(state, base_id, policy_id, req.version).await?;
+    let overrides = params::from_json(&policy, &req.params)?;
+    simulate_with(state, base_id, &info, &v, &policy, &overrides).await
+}
+
+/// Budget simulation of `overrides` on one version of a policy.
+pub async fn simulate_with(
+    state: &AppState,
+    base_id: &str,
+    info: &PolicyInfo,
+    v: &VersionInfo,
+    policy: &Policy,
+    overrides: &ParamOverrides,
+) -> Result<Simulation, AppError> {
     let names = names(state, base_id).await?;
-    let (before_o, all) = judge_all(state, base_id, &policy, &ParamOverrides::new()).await?;
+    let (before_o, all) = judge_all(state, base_id, policy, &ParamOverrides::new()).await?;
     let after_o: Vec<(String, Outcome)> = all
         .iter()
-        .map(|(id, ef)| (id.clone(), policy.evaluate(&ef.facts, &overrides)))
+        .map(|(id, ef)| (id.clone(), policy.evaluate(&ef.facts, overrides)))
         .collect();
     if let Some((_, o)) = after_o.iter().find(|(_, o)| !o.errors.is_empty()) {
         return Err(AppError::field("params", "policy.bad_param", o.errors.join("；")));
@@ -288,7 +288,9 @@ pub async fn simulate(
             .collect::<std::collections::BTreeSet<_>>()
     };
     let (b, a) = (yes(&before_o), yes(&after_o));
+    let after_params = params::snapshot(policy, overrides);
     Ok(Simulation {
+        version: v.version,
         gained: a
             .difference(&b)
             .map(|id| names.get(id).cloned().unwrap_or_default())
@@ -296,6 +298,11 @@ pub async fn simulate(
         lost: b
             .difference(&a)
             .map(|id| names.get(id).cloned().unwrap_or_default())
+            .collect(),
+        changes: impact::compare("当前参数", "调整后", &before_o, &after_o, &names),
+        params_after: after_params
+            .into_iter()
+            .filter(|(k, _)| overrides.get(k).is_some())
             .collect(),
         before: summarise(&info.id, info.budget_fen, &before_o, &names),
         after: summarise(&info.id, info.budget_fen, &after_o, &names),
@@ -333,11 +340,7 @@ pub async fn grant_without_application(
     }
     let version = info.current_version.clone().expect("checked in policy_and_info");
     let overrides = ParamOverrides::new();
-    let params: serde_json::Map<String, serde_json::Value> = policy
-        .params()
-        .iter()
-        .map(|p| (p.name.clone(), json!(p.default.to_source())))
-        .collect();
+    let params = params::snapshot(&policy, &overrides);
     let (outcomes, all) = judge_all(state, base_id, &policy, &overrides).await?;
     let mut run = GrantRun {
         created: 0,
@@ -358,6 +361,17 @@ pub async fn grant_without_application(
             })
             .map(|(name, rec)| (name.clone(), serde_json::to_value(rec).unwrap_or_default()))
             .collect();
+        // A grant of an earlier version that a correction already carried
+        // over to this one (补发/追回 recorded) is not granted a second time.
+        let corrected = sqlx::query("SELECT 1 FROM policy_adjustments WHERE version_id = $1 AND enterprise_id = $2")
+            .bind(&version.id)
+            .bind(enterprise_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if corrected.is_some() {
+            run.already_granted += 1;
+            continue;
+        }
         let amount = o.amount.unwrap_or(0);
         let inserted = sqlx::query(
             "INSERT INTO policy_grants (id, base_id, policy_id, version_id, enterprise_id, amount_fen, policy_hash, params_json, \

@@ -409,3 +409,41 @@ pub async fn get(db: &Db, base_id: &str, id: &str, date: NaiveDate) -> Result<Po
         .await?;
     row.as_ref().map(info_from_row).ok_or(AppError::NotFound)
 }
+
+/// Every version of a policy of the base, oldest first (drafts and future versions included).
+pub async fn versions(db: &Db, base_id: &str, policy_id: &str) -> Result<Vec<VersionInfo>, AppError> {
+    let rows = sqlx::query(
+        "SELECT id, version, source, policy_hash, effective_from, effective_to FROM policy_versions \
+         WHERE base_id = $1 AND policy_id = $2 ORDER BY version",
+    )
+    .bind(base_id)
+    .bind(policy_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| VersionInfo {
+            id: r.get(0),
+            version: r.get(1),
+            source: r.get(2),
+            policy_hash: r.get(3),
+            effective_from: r.get(4),
+            effective_to: r.get(5),
+        })
+        .collect())
+}
+
+/// Version `number` of a policy, or its latest version (the one being
+/// prepared, when previewing before publishing). 404 for another base's policy.
+pub async fn version(db: &Db, base_id: &str, policy_id: &str, number: Option<i64>) -> Result<VersionInfo, AppError> {
+    let all = versions(db, base_id, policy_id).await?;
+    if all.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    match number {
+        None => Ok(all.last().cloned().expect("not empty")),
+        Some(n) => all.into_iter().find(|v| v.version == n).ok_or_else(|| {
+            AppError::field("version", "policy.unknown_version", format!("该政策没有第{n}版"))
+        }),
+    }
+}

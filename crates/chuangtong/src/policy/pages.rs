@@ -1,13 +1,19 @@
-//! Pages: 政策库 (published policies with their rules) and 政策计算器.
+//! Pages: 政策库 (published policies with their rules), 政策计算器, and for
+//! base admins per policy: 影响预览 with budget simulation, 精准推送 (the
+//! qualifying firms, notify them) and 补发与追回 after a correction. Forms
+//! call the same service functions as the API.
 
 use askama::Template;
-use axum::extract::{Query, State};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::judge::{self, Answer};
+use super::correction::{self, CorrectionPlan};
+use super::impact::{self, Impact};
+use super::judge::{self, Answer, Matches, Simulation};
+use super::{params, push};
 use super::library::{self, PolicyInfo};
 use crate::auth::{PageScope, Role};
 use crate::storage::time;
@@ -19,6 +25,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/b/{base}/policies", get(policies_page))
         .route("/b/{base}/calculator", get(calculator_page))
+        .route("/b/{base}/policies/{id}/impact", get(impact_page))
+        .route("/b/{base}/policies/{id}/matches", get(matches_page))
+        .route("/b/{base}/policies/{id}/notify", post(notify_submit))
+        .route(
+            "/b/{base}/policies/{id}/corrections",
+            get(corrections_page).post(corrections_submit),
+        )
 }
 
 pub fn yuan(fen: &Option<i64>) -> String {
@@ -89,4 +102,249 @@ async fn calculator_page(
         answers,
         total_fen: Some(total),
     }))
+}
+
+pub fn fen(fen: &i64) -> String {
+    chuangtong_domain::Fen::from_fen(*fen).to_yuan_string_grouped()
+}
+
+pub fn fen_abs(fen: &i64) -> String {
+    chuangtong_domain::Fen::from_fen(fen.saturating_abs()).to_yuan_string_grouped()
+}
+
+/// With a sign: "+1,000.00", "-500.00", "0.00".
+pub fn signed_fen(fen: &i64) -> String {
+    let sign = if *fen > 0 { "+" } else { "" };
+    format!("{sign}{}", chuangtong_domain::Fen::from_fen(*fen).to_yuan_string_grouped())
+}
+
+#[derive(Deserialize, Default)]
+struct Notice {
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Back to `path` with the outcome as a notice; only internal errors become an error page.
+fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
+    let (key, msg) = match result {
+        Ok(msg) => ("ok", msg),
+        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
+        Err(AppError::Validation(f)) => (
+            "err",
+            f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；"),
+        ),
+        Err(e) => ("err", e.to_string()),
+    };
+    let sep = if path.contains('?') { '&' } else { '?' };
+    Ok(Redirect::to(&format!("/b/{base}/{path}{sep}{key}={}", urlencode(&msg))).into_response())
+}
+
+#[derive(Deserialize)]
+struct ImpactQuery {
+    version: Option<i64>,
+    /// Budget simulation: the parameter to change, a table key, the new value as a literal
+    #[serde(default)]
+    param: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "policy/impact.html")]
+struct ImpactPage {
+    nav: Nav,
+    base_code: String,
+    impact: Impact,
+    param: String,
+    key: String,
+    value: String,
+    simulation: Option<Simulation>,
+    simulation_error: Option<String>,
+}
+
+async fn impact_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Query(q): Query<ImpactQuery>,
+) -> PageResult<impl IntoResponse> {
+    scope.require(&[Role::BaseAdmin])?;
+    let impact = impact::preview(&state, &scope.base.id, &id, q.version).await?;
+    let (mut simulation, mut simulation_error) = (None, None);
+    if !q.param.trim().is_empty() {
+        let (info, v, policy) = judge::version_of(&state, &scope.base.id, &id, Some(impact.version)).await?;
+        let run = match params::from_form(&policy, q.param.trim(), &q.key, &q.value) {
+            Ok(o) => judge::simulate_with(&state, &scope.base.id, &info, &v, &policy, &o).await,
+            Err(e) => Err(e),
+        };
+        match run {
+            Ok(s) => simulation = Some(s),
+            Err(AppError::Validation(f)) => {
+                simulation_error = Some(f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；"))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(page(&ImpactPage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        impact,
+        param: q.param,
+        key: q.key,
+        value: q.value,
+        simulation,
+        simulation_error,
+    }))
+}
+
+#[derive(Deserialize)]
+struct MatchesQuery {
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "policy/matches.html")]
+struct MatchesPage {
+    nav: Nav,
+    base_code: String,
+    policy: PolicyInfo,
+    matches: Matches,
+    notified: std::collections::BTreeSet<String>,
+    can_notify: bool,
+    notice: Notice,
+}
+
+async fn matches_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Query(q): Query<MatchesQuery>,
+) -> PageResult<impl IntoResponse> {
+    scope.require(&[Role::BaseAdmin, Role::Steward])?;
+    let matches = judge::matches(&state, &scope.base.id, &id).await?;
+    let policy = library::get(&state.db, &scope.base.id, &id, time::today()).await?;
+    let notified = match &policy.current_version {
+        Some(v) => push::notified(&state.db, &scope.base.id, &v.id).await?,
+        None => Default::default(),
+    };
+    Ok(page(&MatchesPage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        can_notify: scope.is_admin() && policy.state == "published",
+        policy,
+        matches,
+        notified,
+        notice: Notice { ok: q.ok, err: q.err },
+    }))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(rename = "_csrf", default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+}
+
+async fn notify_submit(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult<Response> {
+    scope.user.check_csrf(&f.csrf)?;
+    scope.require(&[Role::BaseAdmin])?;
+    let result = push::notify_matches(&state, &scope.user.actor(), &scope.base.id, &scope.base.code, &id)
+        .await
+        .map(|r| {
+            format!(
+                "已通知 {} 家企业（{} 个账号）；此前已通知 {} 家，未重复发送",
+                r.notified, r.accounts, r.already_notified
+            )
+        });
+    back(&scope.base.code, &format!("policies/{id}/matches"), result)
+}
+
+#[derive(Deserialize)]
+struct CorrectionsQuery {
+    version: Option<i64>,
+    ok: Option<String>,
+    err: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "policy/corrections.html")]
+struct CorrectionsPage {
+    nav: Nav,
+    base_code: String,
+    policy: PolicyInfo,
+    versions: Vec<i64>,
+    plan: Option<CorrectionPlan>,
+    problem: Option<String>,
+    notice: Notice,
+}
+
+async fn corrections_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Query(q): Query<CorrectionsQuery>,
+) -> PageResult<impl IntoResponse> {
+    scope.require(&[Role::BaseAdmin])?;
+    let policy = library::get(&state.db, &scope.base.id, &id, time::today()).await?;
+    let versions = library::versions(&state.db, &scope.base.id, &id)
+        .await?
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    let (plan, problem) = match correction::plan(&state, &scope.base.id, &id, q.version).await {
+        Ok(p) => (Some(p), None),
+        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    Ok(page(&CorrectionsPage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        policy,
+        versions,
+        plan,
+        problem,
+        notice: Notice { ok: q.ok, err: q.err },
+    }))
+}
+
+async fn corrections_submit(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult<Response> {
+    scope.user.check_csrf(&f.csrf)?;
+    scope.require(&[Role::BaseAdmin])?;
+    let version = f.version.trim().parse::<i64>().ok();
+    let result = correction::record(&state, &scope.user.actor(), &scope.base.id, &id, version)
+        .await
+        .map(|r| {
+            format!(
+                "已按第{}版记录 {} 笔调整：补发 {} 元，追回 {} 元（待处理）；{} 笔此前已记录，{} 笔缺少信息暂不能判断",
+                r.version,
+                r.recorded,
+                yuan(&Some(r.top_up_fen)),
+                yuan(&Some(r.clawback_fen)),
+                r.already_recorded,
+                r.undecided
+            )
+        });
+    let path = match version {
+        Some(v) => format!("policies/{id}/corrections?version={v}"),
+        None => format!("policies/{id}/corrections"),
+    };
+    back(&scope.base.code, &path, result)
 }

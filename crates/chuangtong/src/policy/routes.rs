@@ -3,14 +3,17 @@
 //! every member reads published policies; an enterprise uses the calculator
 //! on its own firm (stewards and admins on any firm of the base).
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::correction::{self, CorrectionPlan, CorrectionRun};
+use super::impact::{self, Impact};
 use super::judge::{self, Answer, GrantRun, Matches, Simulation, SimulationRequest};
 use super::library::{self, PolicyForm, PolicyInfo, VersionForm};
+use super::push::{self, PushRun};
 use crate::auth::{BaseScope, Role};
 use crate::registry::routes::Created;
 use crate::storage::time;
@@ -27,6 +30,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/bases/{base}/policies/{id}/matches", get(matches))
         .route("/api/v1/bases/{base}/policies/{id}/simulate", post(simulate))
         .route("/api/v1/bases/{base}/policies/{id}/grants", post(grant))
+        .route("/api/v1/bases/{base}/policies/{id}/impact", get(impact))
+        .route("/api/v1/bases/{base}/policies/{id}/notify", post(notify_matches))
+        .route(
+            "/api/v1/bases/{base}/policies/{id}/corrections",
+            get(corrections).post(record_corrections),
+        )
         .route("/api/v1/bases/{base}/calculator/{id}", get(calculator))
         .route("/api/v1/bases/{base}/enterprises/{id}/facts", post(record_facts))
         .merge(super::pages::router())
@@ -136,6 +145,69 @@ pub async fn grant(
     scope.require(&[Role::BaseAdmin])?;
     Ok(Json(
         judge::grant_without_application(&state, &scope.user.actor(), &scope.base.id, &id).await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+pub struct VersionQuery {
+    /// Version number; default: see the route
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// 影响预览 of a version (default the latest, e.g. the draft before publishing) on the base's registry:
+/// qualifying firms and cost by industry, size and park, overlap with policies in force, gains and losses.
+#[utoipa::path(get, path = "/api/v1/bases/{base}/policies/{id}/impact", params(("base" = String, Path), ("id" = String, Path), VersionQuery),
+    responses((status = 200, body = Impact), (status = 403), (status = 404), (status = 422, body = crate::web::error::ErrorBody)))]
+pub async fn impact(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id)): Path<(String, String)>,
+    Query(q): Query<VersionQuery>,
+) -> ApiResult<Json<Impact>> {
+    scope.require(&[Role::BaseAdmin])?;
+    Ok(Json(impact::preview(&state, &scope.base.id, &id, q.version).await?))
+}
+
+/// 补发与追回 that a correcting version (default: the version in force today) makes to earlier grants.
+#[utoipa::path(get, path = "/api/v1/bases/{base}/policies/{id}/corrections", params(("base" = String, Path), ("id" = String, Path), VersionQuery),
+    responses((status = 200, body = CorrectionPlan), (status = 403), (status = 404), (status = 409)))]
+pub async fn corrections(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id)): Path<(String, String)>,
+    Query(q): Query<VersionQuery>,
+) -> ApiResult<Json<CorrectionPlan>> {
+    scope.require(&[Role::BaseAdmin])?;
+    Ok(Json(correction::plan(&state, &scope.base.id, &id, q.version).await?))
+}
+
+/// Records the top-ups and clawbacks as pending adjustments (idempotent per grant and correcting version).
+#[utoipa::path(post, path = "/api/v1/bases/{base}/policies/{id}/corrections", params(("base" = String, Path), ("id" = String, Path)), request_body = VersionQuery,
+    responses((status = 200, body = CorrectionRun), (status = 403), (status = 404), (status = 409)))]
+pub async fn record_corrections(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id)): Path<(String, String)>,
+    ApiJson(q): ApiJson<VersionQuery>,
+) -> ApiResult<Json<CorrectionRun>> {
+    scope.require(&[Role::BaseAdmin])?;
+    Ok(Json(
+        correction::record(&state, &scope.user.actor(), &scope.base.id, &id, q.version).await?,
+    ))
+}
+
+/// 精准推送: notifies every qualifying firm not yet told about the version in force.
+#[utoipa::path(post, path = "/api/v1/bases/{base}/policies/{id}/notify", params(("base" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = PushRun), (status = 403), (status = 404), (status = 409)))]
+pub async fn notify_matches(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<PushRun>> {
+    scope.require(&[Role::BaseAdmin])?;
+    Ok(Json(
+        push::notify_matches(&state, &scope.user.actor(), &scope.base.id, &scope.base.code, &id).await?,
     ))
 }
 

@@ -14,6 +14,8 @@
 pub mod carrier;
 pub mod directory;
 pub mod enterprise;
+pub mod import;
+pub mod import_routes;
 pub mod pages;
 pub mod person;
 pub mod routes;

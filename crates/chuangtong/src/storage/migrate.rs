@@ -36,6 +36,12 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_vouchers"),
     migration!(7, "0007_applications"),
     migration!(8, "0008_search"),
+    migration!(14, "0014_financing"),
+    migration!(9, "0009_notifications"),
+    migration!(15, "0015_flash_claims"),
+    migration!(11, "0011_imports"),
+    migration!(13, "0013_policy_impact"),
+    migration!(12, "0012_documents"),
 ];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").

@@ -132,6 +132,32 @@ fn ensure_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
 }
 
 /// Hides the password in a database URL for logs.
+/// `($1, $2, …), ($k, …)`: the `VALUES` list of a multi-row statement with
+/// `rows` rows of `width` parameters each (group commits write a whole group
+/// of rows with one statement).
+pub fn placeholders(rows: usize, width: usize) -> String {
+    let mut out = String::with_capacity(rows * width * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..width {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&format!("${}", r * width + c + 1));
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// `$from, $from+1, …`: `n` numbered parameters for an `IN (…)` list.
+pub fn param_list(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {

@@ -30,6 +30,10 @@ pub struct Batch {
     /// Still claimable, from the ledger
     pub remaining_fen: i64,
     pub claims: i64,
+    /// first_come (先到先得) or lottery (摇号)
+    pub claim_mode: String,
+    /// Lottery batches: SM3 of the draw seed, published from issue on
+    pub lottery_seed_sm3: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -48,6 +52,10 @@ pub struct BatchForm {
     pub claim_closes_at: String,
     /// YYYY-MM-DD
     pub valid_until: String,
+    /// first_come (先到先得, the default) or lottery (摇号: firms register
+    /// interest in the window, a committed seed draws the order after it)
+    #[serde(default)]
+    pub claim_mode: String,
 }
 
 pub struct NewBatch {
@@ -60,6 +68,7 @@ pub struct NewBatch {
     pub opens: String,
     pub closes: String,
     pub valid_until: NaiveDate,
+    pub lottery: bool,
 }
 
 impl TryFrom<&BatchForm> for NewBatch {
@@ -131,10 +140,19 @@ impl TryFrom<&BatchForm> for NewBatch {
                 None
             }
         };
+        let lottery = match f.claim_mode.trim() {
+            "" | "first_come" => false,
+            "lottery" => true,
+            _ => {
+                e.push("claim_mode", "voucher.claim_mode", "申领方式应为先到先得（first_come）或摇号（lottery）");
+                false
+            }
+        };
         if !e.is_empty() {
             return Err(e);
         }
         Ok(NewBatch {
+            lottery,
             code: code.unwrap(),
             name: name.unwrap(),
             total: total.unwrap(),
@@ -184,10 +202,13 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
     )
     .await?;
     let id = crate::new_id();
+    // A lottery batch commits to its seed now: the digest is public from
+    // issue on, the seed only after the draw.
+    let seed = b.lottery.then(super::lottery::Seed::generate);
     sqlx::query(
         "INSERT INTO voucher_batches (id, base_id, code, name, total_fen, per_firm_cap_fen, copay_max_bp, categories, \
-         claim_opens_at, claim_closes_at, valid_until, budget_account_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         claim_opens_at, claim_closes_at, valid_until, budget_account_id, created_at, claim_mode, lottery_seed, \
+         lottery_seed_sm3) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&id)
     .bind(base_id)
@@ -202,6 +223,9 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
     .bind(b.valid_until.to_string())
     .bind(&budget)
     .bind(time::now_text())
+    .bind(if b.lottery { "lottery" } else { "first_come" })
+    .bind(seed.as_ref().map(|s| s.seed.clone()))
+    .bind(seed.as_ref().map(|s| s.commitment.clone()))
     .execute(&mut *tx)
     .await?;
     ledger::transfer(
@@ -233,7 +257,9 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
             after: Some(json!({ "code": b.code, "name": b.name, "total_fen": b.total.fen(),
                 "per_firm_cap_fen": b.per_firm_cap.fen(), "copay_max_bp": b.copay_max_bp,
                 "categories": b.categories, "claim_opens_at": b.opens, "claim_closes_at": b.closes,
-                "valid_until": b.valid_until.to_string() })),
+                "valid_until": b.valid_until.to_string(),
+                "claim_mode": if b.lottery { "lottery" } else { "first_come" },
+                "lottery_seed_sm3": seed.as_ref().map(|s| s.commitment.clone()) })),
         },
     )
     .await?;
@@ -244,7 +270,7 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
 const COLUMNS: &str = "b.id, b.code, b.name, b.total_fen, b.per_firm_cap_fen, b.copay_max_bp, b.categories, \
     b.claim_opens_at, b.claim_closes_at, b.valid_until, \
     a.credits_posted - a.debits_posted - a.debits_pending, \
-    (SELECT COUNT(*) FROM voucher_claims c WHERE c.batch_id = b.id)";
+    (SELECT COUNT(*) FROM voucher_claims c WHERE c.batch_id = b.id), b.claim_mode, b.lottery_seed_sm3";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Batch {
     Batch {
@@ -260,10 +286,14 @@ fn from_row(r: &sqlx::any::AnyRow) -> Batch {
         valid_until: r.get(9),
         remaining_fen: r.get(10),
         claims: r.get(11),
+        claim_mode: r.get(12),
+        lottery_seed_sm3: r.get(13),
     }
 }
 
 pub async fn list(state: &AppState, base_id: &str) -> Result<Vec<Batch>, AppError> {
+    // The check on access: expired batches return their unused wallets first.
+    super::expiry::sweep_due(state, base_id).await?;
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM voucher_batches b JOIN ledger_accounts a ON a.id = b.budget_account_id \
          WHERE b.base_id = $1 ORDER BY b.created_at DESC"
@@ -275,6 +305,7 @@ pub async fn list(state: &AppState, base_id: &str) -> Result<Vec<Batch>, AppErro
 }
 
 pub async fn get(state: &AppState, base_id: &str, id: &str) -> Result<Batch, AppError> {
+    super::expiry::sweep_due(state, base_id).await?;
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM voucher_batches b JOIN ledger_accounts a ON a.id = b.budget_account_id \
          WHERE b.base_id = $1 AND b.id = $2"

@@ -139,10 +139,16 @@ pub struct Order {
     pub evidence: Option<Value>,
     pub rating: Option<i64>,
     pub created_at: String,
+    /// Related-party review (关联交易): flagged | cleared, absent when the parties are not related
+    pub related_party_review: Option<String>,
+    /// Why the parties look related (shared shareholder, controller, address or phone)
+    pub related_party_reasons: Vec<String>,
 }
 
 const ORDER_COLUMNS: &str =
-    "id, enterprise_id, provider_id, service_id, batch_id, price_fen, voucher_fen, state, evidence, rating, created_at";
+    "id, enterprise_id, provider_id, service_id, batch_id, price_fen, voucher_fen, state, evidence, rating, created_at, \
+     (SELECT f.state FROM voucher_order_flags f WHERE f.order_id = service_orders.id), \
+     (SELECT f.reasons FROM voucher_order_flags f WHERE f.order_id = service_orders.id)";
 
 fn order_from_row(r: &sqlx::any::AnyRow) -> Order {
     Order {
@@ -159,6 +165,11 @@ fn order_from_row(r: &sqlx::any::AnyRow) -> Order {
             .and_then(|s| serde_json::from_str(&s).ok()),
         rating: r.get(9),
         created_at: r.get(10),
+        related_party_review: r.get(11),
+        related_party_reasons: r
+            .get::<Option<String>, _>(12)
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default(),
     }
 }
 
@@ -194,7 +205,7 @@ async fn load_order(tx: &mut Tx, base_id: &str, id: &str) -> Result<(Order, Opti
     .fetch_optional(&mut **tx)
     .await?
     .ok_or(AppError::NotFound)?;
-    Ok((order_from_row(&row), row.get(11)))
+    Ok((order_from_row(&row), row.get(13)))
 }
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -310,6 +321,8 @@ pub async fn place_order(
     .bind(&now)
     .execute(&mut *tx)
     .await?;
+    // Orders between related parties are held for review before redemption.
+    super::related::screen_order(&mut tx, state, actor, base_id, &id, enterprise_id, &provider_id).await?;
     audit::append(
         &mut tx,
         &state.keys,
@@ -401,6 +414,9 @@ pub async fn deliver(
             format!("订单当前状态为“{}”，不能标记交付", state_label(&order.state)),
         ));
     }
+    if super::escrow::has_milestones(&mut tx, order_id).await? {
+        return Err(AppError::refused("escrow.by_milestone", "分阶段托管的订单请逐个阶段交付"));
+    }
     let category: String = sqlx::query("SELECT category FROM services WHERE id = $1")
         .bind(&order.service_id)
         .fetch_one(&mut *tx)
@@ -449,6 +465,9 @@ pub async fn confirm(
             ),
         ));
     }
+    if super::escrow::has_milestones(&mut tx, order_id).await? {
+        return Err(AppError::refused("escrow.by_milestone", "分阶段托管的订单请逐个阶段验收"));
+    }
     if let Some(t) = transfer {
         ledger::resolve(&mut tx, &state.keys, actor, base_id, &t, Resolution::Post).await?;
     }
@@ -477,6 +496,8 @@ pub async fn cancel(
             format!("订单当前状态为“{}”，不能取消", state_label(&order.state)),
         ));
     }
+    // A milestone order releases every escrow (refused once work was delivered).
+    super::escrow::on_cancel(&mut tx, state, actor, base_id, order_id).await?;
     if let Some(t) = transfer {
         ledger::resolve(&mut tx, &state.keys, actor, base_id, &t, Resolution::Void).await?;
     }

@@ -16,9 +16,18 @@
 
 pub mod batch;
 pub mod claim;
+pub mod escrow;
+pub mod expiry;
+pub mod desk;
+pub mod lottery;
+pub mod lottery_routes;
 pub mod market;
+pub mod oversight;
+pub mod oversight_pages;
 pub mod pages;
 pub mod redemption;
+pub mod related;
+pub mod report;
 pub mod routes;
 
 /// Service categories of the supermarket (the ones the seed's bases name).

@@ -35,7 +35,8 @@ pub async fn request(
     let id = crate::new_id();
     let claimed = sqlx::query(
         "UPDATE service_orders SET redemption_id = $1 WHERE base_id = $2 AND provider_id = $3 \
-         AND state = 'confirmed' AND voucher_fen > 0 AND redemption_id IS NULL",
+         AND state = 'confirmed' AND voucher_fen > 0 AND redemption_id IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM voucher_order_flags f WHERE f.order_id = service_orders.id AND f.state = 'flagged')",
     )
     .bind(&id)
     .bind(base_id)
@@ -44,6 +45,22 @@ pub async fn request(
     .await?
     .rows_affected();
     if claimed == 0 {
+        let held: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM service_orders o JOIN voucher_order_flags f ON f.order_id = o.id \
+             WHERE o.base_id = $1 AND o.provider_id = $2 AND o.state = 'confirmed' AND o.redemption_id IS NULL \
+             AND f.state = 'flagged'",
+        )
+        .bind(base_id)
+        .bind(provider_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .get(0);
+        if held > 0 {
+            return Err(AppError::refused(
+                "redemption.held_for_review",
+                format!("有 {held} 个已确认订单涉嫌关联交易，须基地管理员审核通过后才能申请兑现"),
+            ));
+        }
         return Err(AppError::refused(
             "redemption.nothing",
             "没有可兑现的订单：只有企业确认交付的创新券订单才能申请兑现",

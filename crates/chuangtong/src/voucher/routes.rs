@@ -45,6 +45,7 @@ pub fn router() -> Router<AppState> {
             post(settle_redemption),
         )
         .merge(super::pages::router())
+        .merge(super::lottery_routes::router())
 }
 
 /// The registry record an enterprise or provider account acts for.

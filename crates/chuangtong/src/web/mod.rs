@@ -28,6 +28,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Per-process cache of the bases' search indexes (rebuilt from the database).
     pub search: Arc<crate::search::Indexes>,
+    /// Per-process claim desks of the voucher batches (group commit, sold-out flags).
+    pub claim_desks: Arc<crate::voucher::desk::Desks>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -37,14 +39,17 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::auth::routes::router())
         .merge(crate::tenancy::routes::router())
         .merge(crate::registry::routes::router())
+        .merge(crate::registry::import_routes::router())
         .merge(crate::audit::routes::router())
         .merge(crate::calendar::routes::router())
         .merge(crate::ledger::routes::router())
         .merge(crate::indicator::routes::router())
         .merge(crate::voucher::routes::router())
+        .merge(crate::voucher::oversight::router())
         .merge(crate::policy::routes::router())
         .merge(crate::application::routes::router())
         .merge(crate::search::routes::router())
+        .merge(crate::notify::routes::router())
         .route("/static/app.css", get(stylesheet))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(not_found)

@@ -12,12 +12,12 @@ use serde_json::{json, Value};
 use crate::both;
 use crate::helpers::{csrf_of, field_codes, Api, TestApp};
 
-async fn base_id(app: &TestApp) -> String {
+pub(crate) async fn base_id(app: &TestApp) -> String {
     app.text("SELECT id FROM bases WHERE code = 'R08'").await
 }
 
 /// Accounts with `role` acting for the given registry records.
-async fn accounts(app: &TestApp, prefix: &str, role: chuangtong::auth::Role, subjects: &[String]) -> Vec<Api> {
+pub(crate) async fn accounts(app: &TestApp, prefix: &str, role: chuangtong::auth::Role, subjects: &[String]) -> Vec<Api> {
     let mut out = Vec::new();
     for (i, id) in subjects.iter().enumerate() {
         let username = format!("{prefix}-{i}");
@@ -27,7 +27,7 @@ async fn accounts(app: &TestApp, prefix: &str, role: chuangtong::auth::Role, sub
     out
 }
 
-async fn ids(app: &TestApp, table: &str, n: i64) -> Vec<String> {
+pub(crate) async fn ids(app: &TestApp, table: &str, n: i64) -> Vec<String> {
     use sqlx::Row;
     sqlx::query(&format!(
         "SELECT id FROM {table} WHERE base_id = $1 ORDER BY id LIMIT $2"
@@ -42,7 +42,7 @@ async fn ids(app: &TestApp, table: &str, n: i64) -> Vec<String> {
     .collect()
 }
 
-async fn policy(admin: &Api) -> String {
+pub(crate) async fn policy(admin: &Api) -> String {
     let src = "policy open_call \"科技创新项目资助\"\nparam 资助: money = 50万元\nrequire \"有从业人员记录\": 从业人数 >= 0\namount = 资助\n";
     let r = admin
         .post(
@@ -59,7 +59,7 @@ async fn policy(admin: &Api) -> String {
     id
 }
 
-fn programme_form(code: &str, policy_id: &str, mode: &str, budget: &str) -> Value {
+pub(crate) fn programme_form(code: &str, policy_id: &str, mode: &str, budget: &str) -> Value {
     let today = chuangtong::storage::time::today();
     json!({
         "code": code, "name": format!("{code} 科技创新项目"), "policy_id": policy_id, "review_mode": mode,
@@ -72,30 +72,30 @@ fn programme_form(code: &str, policy_id: &str, mode: &str, budget: &str) -> Valu
     })
 }
 
-async fn create(admin: &Api, form: Value) -> String {
+pub(crate) async fn create(admin: &Api, form: Value) -> String {
     let r = admin.post("/api/v1/bases/R08/programmes", &form).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
 }
 
-async fn ok(r: reqwest::Response, what: &str) -> Value {
+pub(crate) async fn ok(r: reqwest::Response, what: &str) -> Value {
     let s = r.status();
     let body: Value = r.json().await.unwrap();
     assert!(s.is_success(), "{what}: {s} {body}");
     body
 }
 
-async fn refused(r: reqwest::Response, code: &str) {
+pub(crate) async fn refused(r: reqwest::Response, code: &str) {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], code, "{body}");
 }
 
-fn app_path(id: &str, action: &str) -> String {
+pub(crate) fn app_path(id: &str, action: &str) -> String {
     format!("/api/v1/bases/R08/applications/{id}/{action}")
 }
 
-async fn draft_and_submit(firm: &Api, programme: &str, yuan: &str) -> String {
+pub(crate) async fn draft_and_submit(firm: &Api, programme: &str, yuan: &str) -> String {
     let r = firm
         .post(
             &format!("/api/v1/bases/R08/programmes/{programme}/applications"),
@@ -109,7 +109,7 @@ async fn draft_and_submit(firm: &Api, programme: &str, yuan: &str) -> String {
 }
 
 /// The 公示期 has run out: move its due date into the past.
-async fn end_publicity(app: &TestApp, id: &str) {
+pub(crate) async fn end_publicity(app: &TestApp, id: &str) {
     sqlx::query(
         "UPDATE application_stages SET due_on = '2020-01-02' WHERE application_id = $1 AND stage = 'publicity'",
     )
@@ -131,7 +131,7 @@ async fn counts(app: &TestApp, id: &str) -> (i64, i64, String) {
     )
 }
 
-async fn verify_books(app: &TestApp) {
+pub(crate) async fn verify_books(app: &TestApp) {
     let l = chuangtong::ledger::verify(&app.state.db).await.unwrap();
     assert!(l.ok(), "{:?}", l.problems);
     let a = chuangtong::audit::verify(&app.state.db, &app.state.keys).await.unwrap();

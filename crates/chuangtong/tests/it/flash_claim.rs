@@ -1,0 +1,228 @@
+//! Flash claims through the claim desk (group commit, sold-out flag) and the
+//! lottery mode (committed seed, public recomputation).
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::both;
+use crate::helpers::TestApp;
+
+fn batch_form(code: &str, total: &str, cap: &str, closes_in: Duration, mode: &str) -> Value {
+    let now = Utc::now();
+    json!({
+        "code": code, "name": "2026年合创券（压测）", "total_yuan": total, "per_firm_cap_yuan": cap,
+        "copay_max_percent": "50", "categories": ["技术检测"],
+        "claim_opens_at": (now - Duration::hours(1)).to_rfc3339(), "claim_closes_at": (now + closes_in).to_rfc3339(),
+        "valid_until": "2099-12-31", "claim_mode": mode
+    })
+}
+
+async fn issue(app: &TestApp, form: Value) -> String {
+    let admin = app.api_as("fz-admin").await;
+    let r = admin.post("/api/v1/bases/R08/vouchers/batches", &form).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string()
+}
+
+async fn books_balance(app: &TestApp) {
+    let l = chuangtong::ledger::verify(&app.state.db).await.unwrap();
+    assert!(l.ok(), "{:?}", l.problems);
+    let a = chuangtong::audit::verify(&app.state.db, &app.state.keys).await.unwrap();
+    assert_eq!(a.problems, Vec::<String>::new());
+}
+
+async fn post(client: &reqwest::Client, url: String, token: &str) -> (StatusCode, Value) {
+    let r = client.post(url).bearer_auth(token).send().await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_rush_is_committed_in_groups_and_stays_exact(app: &TestApp) {
+    let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'B', 300)
+        .await
+        .unwrap();
+    // Room for 200 firms at the cap, plus half a cap: the 201st gets the half.
+    let id = issue(app, batch_form("FLASH", "2005000", "10000", Duration::hours(1), "first_come")).await;
+    let url = format!("{}/api/v1/bases/R08/vouchers/batches/{id}/claim", app.address);
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for (eid, token) in firms.clone() {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let (s, body) = post(&client, url, &token).await;
+            (eid, s, body)
+        }));
+    }
+    let mut granted = std::collections::HashMap::new();
+    let mut sold_out = 0;
+    for t in tasks {
+        let (eid, status, body) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => {
+                assert_eq!(body["enterprise_id"], eid.as_str());
+                granted.insert(eid, body);
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(body["error"]["code"], "voucher.sold_out");
+                sold_out += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(granted.len(), 201);
+    assert_eq!(sold_out, 99);
+    let amounts: Vec<i64> = granted.values().map(|b| b["amount_fen"].as_i64().unwrap()).collect();
+    assert_eq!(amounts.iter().sum::<i64>(), 200_500_000);
+    assert_eq!(amounts.iter().filter(|a| **a == 1_000_000).count(), 200);
+    assert_eq!(amounts.iter().filter(|a| **a == 500_000).count(), 1);
+
+    // Every acknowledged claim is a row with the same amount, and nothing else is.
+    let rows = sqlx::query("SELECT enterprise_id, id, amount_fen FROM voucher_claims WHERE batch_id = $1")
+        .bind(&id)
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 201);
+    for r in &rows {
+        let body = &granted[&r.get::<String, _>(0)];
+        assert_eq!(body["id"], r.get::<String, _>(1).as_str());
+        assert_eq!(body["amount_fen"], r.get::<i64, _>(2));
+    }
+    // One wallet per claim, nothing half-written.
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM ledger_accounts WHERE code LIKE 'wallet:FLASH:%'")
+            .await,
+        201
+    );
+    // Group commit: fewer audit entries than claims, and together they list every claim once.
+    let entries = sqlx::query("SELECT after_json FROM audit_log WHERE action = 'voucher.claimed' AND entity_id = $1")
+        .bind(&id)
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    let mut listed = 0;
+    for e in &entries {
+        let after: Value = serde_json::from_str(&e.get::<String, _>(0)).unwrap();
+        listed += after["claims"].as_array().unwrap().len();
+    }
+    assert_eq!(listed, 201);
+    assert!(entries.len() < 201, "claims were grouped ({} entries)", entries.len());
+
+    // After the sell-out: a winner asking again gets its claim back; a loser is refused.
+    let (winner, token) = firms.iter().find(|(e, _)| granted.contains_key(e)).unwrap();
+    let (s, body) = post(&client, url.clone(), token).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["id"], granted[winner]["id"]);
+    let (_, token) = firms.iter().find(|(e, _)| !granted.contains_key(e)).unwrap();
+    let (s, body) = post(&client, url.clone(), token).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "voucher.sold_out");
+    // A lottery route on a first-come batch is refused.
+    let (s, body) = post(
+        &client,
+        format!("{}/api/v1/bases/R08/vouchers/batches/{id}/interest", app.address),
+        token,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "voucher.not_lottery");
+    books_balance(app).await;
+}
+both!(a_rush_is_committed_in_groups_and_stays_exact);
+
+async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
+    let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'D', 12)
+        .await
+        .unwrap();
+    // Room for 3.5 firms; the window closes in 3 seconds.
+    let id = issue(app, batch_form("LOT", "35000", "10000", Duration::seconds(3), "lottery")).await;
+    let admin = app.api_as("fz-admin").await;
+    let before = admin
+        .get_json(&format!("/api/v1/bases/R08/vouchers/batches/{id}/lottery"))
+        .await;
+    let commitment = before["seed_sm3"].as_str().unwrap().to_string();
+    assert_eq!(commitment.len(), 64);
+    assert!(before["seed"].is_null(), "the seed stays secret until the draw");
+    let batch = admin.get_json(&format!("/api/v1/bases/R08/vouchers/batches/{id}")).await;
+    assert_eq!(batch["claim_mode"], "lottery");
+    assert_eq!(batch["lottery_seed_sm3"], commitment.as_str());
+
+    let client = reqwest::Client::new();
+    let base = format!("{}/api/v1/bases/R08/vouchers/batches/{id}", app.address);
+    // Claiming directly is refused; registering twice is one registration.
+    let (s, body) = post(&client, format!("{base}/claim"), &firms[0].1).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "voucher.lottery_batch");
+    for (_, token) in &firms[..10] {
+        let (s, _) = post(&client, format!("{base}/interest"), token).await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let (s, body) = post(&client, format!("{base}/interest"), &firms[0].1).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["replayed"], true);
+    // Only base admins draw, and only after the window.
+    let (s, _) = post(&client, format!("{base}/draw"), &firms[0].1).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let r = admin.post(&format!("/api/v1/bases/R08/vouchers/batches/{id}/draw"), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "voucher.lottery_window_open"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+    let (s, body) = post(&client, format!("{base}/interest"), &firms[11].1).await;
+    assert_eq!(s, StatusCode::CONFLICT, "registration closed with the window");
+    assert_eq!(body["error"]["code"], "voucher.closed");
+
+    let r = admin.post(&format!("/api/v1/bases/R08/vouchers/batches/{id}/draw"), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let drawn: Value = r.json().await.unwrap();
+    // The public can check the seed against the commitment and recompute the order.
+    let seed = drawn["seed"].as_str().unwrap();
+    assert_eq!(chuangtong::crypto::sm3_hex(seed.as_bytes()), commitment);
+    let registrants = drawn["registrants"].as_array().unwrap();
+    assert_eq!(registrants.len(), 10);
+    let mut recomputed: Vec<(String, String)> = registrants
+        .iter()
+        .map(|r| {
+            let uscc = r["uscc"].as_str().unwrap().to_string();
+            (chuangtong::crypto::sm3_hex(format!("{seed}:{uscc}").as_bytes()), uscc)
+        })
+        .collect();
+    recomputed.sort();
+    let expected_amounts = [1_000_000, 1_000_000, 1_000_000, 500_000, 0, 0, 0, 0, 0, 0];
+    for (i, ((key, uscc), r)) in recomputed.iter().zip(registrants).enumerate() {
+        assert_eq!(r["uscc"], uscc.as_str());
+        assert_eq!(r["draw_key"], key.as_str());
+        assert_eq!(r["rank"], i as i64 + 1);
+        assert_eq!(r["amount_fen"], expected_amounts[i]);
+    }
+    assert_eq!(
+        app.scalar("SELECT CAST(SUM(amount_fen) AS BIGINT) FROM voucher_claims WHERE batch_id IN (SELECT id FROM voucher_batches WHERE code = 'LOT')")
+            .await,
+        3_500_000
+    );
+    // Drawing again changes nothing.
+    let again: Value = admin
+        .post(&format!("/api/v1/bases/R08/vouchers/batches/{id}/draw"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["registrants"], drawn["registrants"]);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM voucher_claims WHERE batch_id IN (SELECT id FROM voucher_batches WHERE code = 'LOT')")
+            .await,
+        4
+    );
+    // Another base sees nothing of it.
+    let yp = app.api_as("yp-admin").await;
+    let r = yp.get(&format!("/api/v1/bases/R08/vouchers/batches/{id}/lottery")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    books_balance(app).await;
+}
+both!(a_lottery_commits_to_its_seed_and_can_be_recomputed);
