@@ -128,7 +128,9 @@ fn pgbench_ceiling(url: &str) -> f64 {
         .arg(&script)
         .arg(url)
         .output();
-    let text = out.map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
     text.lines()
         .find_map(|l| l.trim().strip_prefix("tps = "))
         .and_then(|l| l.split_whitespace().next())

@@ -93,3 +93,82 @@ CREATE TABLE order_milestones (
     UNIQUE (order_id, seq)
 );
 CREATE INDEX order_milestones_due ON order_milestones (base_id, state, dispute_deadline);
+
+-- One cost, one subsidy (一费一补): a cost item (a service order, an
+-- invoice…) records every grant or voucher support paid against it, across
+-- programmes and levels (district, city, province), so a cap such as "total
+-- support at most x% of the cost" holds. The cap is checked in the same
+-- transaction as the payment, with the cost item's row locked.
+CREATE TABLE cost_items (
+    id            TEXT PRIMARY KEY,
+    base_id       TEXT NOT NULL REFERENCES bases (id),
+    kind          TEXT NOT NULL CHECK (kind IN ('service_order', 'invoice')),
+    ref           TEXT NOT NULL,                 -- the order id, or the invoice number (发票号码)
+    enterprise_id TEXT NOT NULL REFERENCES enterprises (id),
+    description   TEXT NOT NULL,
+    cost_fen      BIGINT NOT NULL CHECK (cost_fen > 0),
+    cap_bp        BIGINT NOT NULL CHECK (cap_bp BETWEEN 1 AND 10000),  -- total support ≤ cost × cap_bp / 10000
+    created_at    TEXT NOT NULL,
+    UNIQUE (base_id, kind, ref)                  -- one cost is recorded once
+);
+
+CREATE TABLE cost_supports (
+    id            TEXT PRIMARY KEY,
+    base_id       TEXT NOT NULL REFERENCES bases (id),
+    cost_item_id  TEXT NOT NULL REFERENCES cost_items (id),
+    programme     TEXT NOT NULL,                 -- which programme/level paid, e.g. 市级研发费用补助
+    request_id    TEXT NOT NULL,                 -- the caller's idempotency key
+    amount_fen    BIGINT NOT NULL CHECK (amount_fen > 0),
+    source_account_id TEXT NOT NULL REFERENCES ledger_accounts (id),
+    transfer_id   TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    UNIQUE (cost_item_id, request_id)
+);
+
+-- Loans and risk pools (金融服务): loan products run with a partner bank
+-- (an investor of kind bank): 税融通 (credit line from the policy library's
+-- rules: tax paid × multiple by credit grade), 青创资金 (a government fund
+-- deposited as a risk pool; the bank must lend at least a set multiple of
+-- it; on default the pool compensates the bank by a set ratio, 代偿), and
+-- configurable 孵化贷/成长贷. The bank's own money is tracked in the ledger
+-- as memorandum accounts (bank funds → loans outstanding → defaulted), the
+-- pool's money as a real, floored risk-pool account.
+CREATE TABLE loan_products (
+    id              TEXT PRIMARY KEY,
+    base_id         TEXT NOT NULL REFERENCES bases (id),
+    code            TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('tax_credit', 'youth_startup', 'incubation', 'growth')),
+    bank_id         TEXT NOT NULL REFERENCES investors (id),
+    policy_id       TEXT,                          -- rules that give each firm's credit line (税融通)
+    min_fen         BIGINT NOT NULL CHECK (min_fen > 0),
+    max_fen         BIGINT NOT NULL,
+    pool_fen        BIGINT NOT NULL DEFAULT 0 CHECK (pool_fen >= 0),   -- fund deposited in the risk pool
+    leverage_min_x100 BIGINT NOT NULL DEFAULT 0 CHECK (leverage_min_x100 >= 0), -- bank must lend ≥ pool × this / 100
+    compensation_bp BIGINT NOT NULL DEFAULT 0 CHECK (compensation_bp BETWEEN 0 AND 10000), -- 代偿比例
+    pool_account_id TEXT REFERENCES ledger_accounts (id),
+    created_at      TEXT NOT NULL,
+    UNIQUE (base_id, code),
+    CHECK (max_fen >= min_fen)
+);
+
+CREATE TABLE loan_applications (
+    id              TEXT PRIMARY KEY,
+    base_id         TEXT NOT NULL REFERENCES bases (id),
+    product_id      TEXT NOT NULL REFERENCES loan_products (id),
+    enterprise_id   TEXT NOT NULL REFERENCES enterprises (id),
+    bank_id         TEXT NOT NULL REFERENCES investors (id),  -- where it was routed
+    amount_fen      BIGINT NOT NULL CHECK (amount_fen > 0),
+    term_months     BIGINT NOT NULL CHECK (term_months BETWEEN 1 AND 120),
+    credit_line_fen BIGINT,                        -- from the rules, when the product has them
+    -- submitted → granted → repaid | defaulted (→ compensated); submitted → rejected
+    state           TEXT NOT NULL CHECK (state IN ('submitted', 'rejected', 'granted', 'repaid', 'defaulted')),
+    granted_fen     BIGINT,
+    defaulted_fen   BIGINT,
+    compensation_fen BIGINT,
+    note            TEXT NOT NULL DEFAULT '',
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX loan_applications_product ON loan_applications (product_id, state);
+CREATE INDEX loan_applications_bank ON loan_applications (base_id, bank_id, state);

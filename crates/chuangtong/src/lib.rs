@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod financing;
 pub mod indicator;
 pub mod ledger;
 pub mod notify;
@@ -24,6 +25,7 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod tenancy;
+pub mod ticket;
 pub mod voucher;
 pub mod web;
 

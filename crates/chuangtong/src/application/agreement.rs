@@ -303,7 +303,11 @@ pub fn analyse(panels: &[Panel], names: &BTreeMap<String, String>) -> Option<Agr
             flag: flag.into(),
         });
     }
-    out.experts.sort_by(|a, b| a.lenience_x100.cmp(&b.lenience_x100).then(a.expert_id.cmp(&b.expert_id)));
+    out.experts.sort_by(|a, b| {
+        a.lenience_x100
+            .cmp(&b.lenience_x100)
+            .then(a.expert_id.cmp(&b.expert_id))
+    });
     for (app, s) in &panels {
         let mut sum = Ratio::int(0);
         for (x, score) in s {
@@ -401,11 +405,18 @@ mod tests {
         assert_eq!(h.lenience_x100, -1600);
         assert_eq!(h.z_x100, Some(-415));
         assert_eq!(r.within_sd_x100, Some(769));
-        assert!(r.experts.iter().filter(|e| e.expert_id != "h").all(|e| e.flag.is_empty()));
+        assert!(r
+            .experts
+            .iter()
+            .filter(|e| e.expert_id != "h")
+            .all(|e| e.flag.is_empty()));
         assert_eq!(r.experts[0].expert_id, "h");
         // Only h's scores stand out.
         assert_eq!(r.outliers.len(), 4);
-        assert!(r.outliers.iter().all(|o| o.expert_id == "h" && o.score_x100 < o.panel_mean_x100));
+        assert!(r
+            .outliers
+            .iter()
+            .all(|o| o.expert_id == "h" && o.score_x100 < o.panel_mean_x100));
         assert_eq!(r.outliers[0].application_id, "app0");
         assert_eq!(r.outliers[0].panel_mean_x100, 6600);
         // Calibrated: h's harshness is taken off where h sat (raw mean 66.00).

@@ -473,7 +473,12 @@ pub async fn judge(
 /// The engine's answer under every policy of the programme: a firm fails
 /// when any policy says no, qualifies when all say yes, and is "unknown"
 /// otherwise; the amount is the 主政策's (the first).
-pub async fn judge_all(state: &AppState, base_id: &str, p: &Programme, enterprise_id: &str) -> Result<Judgement, AppError> {
+pub async fn judge_all(
+    state: &AppState,
+    base_id: &str,
+    p: &Programme,
+    enterprise_id: &str,
+) -> Result<Judgement, AppError> {
     let mut all = Vec::new();
     for policy in &p.policies {
         all.push((policy, judge(state, base_id, &policy.id, enterprise_id).await?));
@@ -493,7 +498,11 @@ pub async fn judge_all(state: &AppState, base_id: &str, p: &Programme, enterpris
         .map(|(policy, j)| format!("【{}】\n{}", policy.title, j.explanation))
         .collect::<Vec<_>>()
         .join("\n\n");
-    let policy_hash = all.iter().map(|(_, j)| j.policy_hash.as_str()).collect::<Vec<_>>().join(",");
+    let policy_hash = all
+        .iter()
+        .map(|(_, j)| j.policy_hash.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let first = all.remove(0).1;
     Ok(Judgement {
         eligible: eligible.into(),

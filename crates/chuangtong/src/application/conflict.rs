@@ -10,7 +10,7 @@
 //! | `equity_employer` | the expert's employer holds shares in or controls the applicant or a joint applicant, or the reverse |
 //! | `common_controller` | one holder controls both the expert's employer and the applicant |
 //! | `equity_personal` | the expert personally holds shares in or controls the applicant or a joint applicant |
-//! | `co_application` | the expert's employer applied jointly with the applicant (any application of the base) |
+//! | `co_application` | the expert's employer applied jointly with the applicant on another application of the base |
 //! | `recent_review` | the expert reviewed the same applicant within the programme's 回避期 (months) |
 //!
 //! The expert's employer is found by name among the base's enterprises
@@ -45,7 +45,7 @@ pub struct Link {
 pub struct Circle {
     pub applicant: String,
     pub partners: Vec<String>,
-    /// Enterprises that were on an application together with the applicant
+    /// Enterprises that were on another application together with the applicant
     pub co_applicants: BTreeSet<String>,
     pub links: Vec<Link>,
     /// Expert id → declared reason
@@ -95,8 +95,7 @@ pub fn reasons(c: &Circle, x: &ExpertView) -> Vec<Reason> {
             .iter()
             .any(|l| l.holder_kind == "enterprise" && l.holder_id == a && l.enterprise_id == b)
     };
-    if x
-        .employers
+    if x.employers
         .iter()
         .any(|e| parties.iter().any(|p| linked(e, p) || linked(p, e)))
     {
@@ -110,8 +109,7 @@ pub fn reasons(c: &Circle, x: &ExpertView) -> Vec<Reason> {
             .collect()
     };
     let applicant_controllers = controllers_of(&c.applicant);
-    if x
-        .employers
+    if x.employers
         .iter()
         .filter(|e| **e != c.applicant)
         .any(|e| !controllers_of(e).is_disjoint(&applicant_controllers))
@@ -144,13 +142,14 @@ pub async fn circle(
     applicant: &str,
     conflict_months: i64,
 ) -> Result<Circle, AppError> {
-    let partners = sqlx::query("SELECT enterprise_id FROM application_partners WHERE application_id = $1 ORDER BY enterprise_id")
-        .bind(application_id)
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let partners =
+        sqlx::query("SELECT enterprise_id FROM application_partners WHERE application_id = $1 ORDER BY enterprise_id")
+            .bind(application_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
     // Everyone on an application with the applicant, as lead or as partner.
     let co_applicants = sqlx::query(
         "SELECT DISTINCT q.e FROM \
@@ -159,35 +158,38 @@ pub async fn circle(
          JOIN (SELECT id AS app, enterprise_id AS e FROM applications WHERE base_id = $1 \
             UNION ALL SELECT application_id, enterprise_id FROM application_partners WHERE base_id = $1) q \
            ON q.app = p.app \
-         WHERE p.e = $2 AND q.e <> $2",
+         WHERE p.e = $2 AND q.e <> $2 AND p.app <> $3",
     )
     .bind(base_id)
     .bind(applicant)
+    .bind(application_id)
     .fetch_all(&mut **tx)
     .await?
     .iter()
     .map(|r| r.get(0))
     .collect();
-    let links = sqlx::query("SELECT holder_kind, holder_id, enterprise_id, relation FROM registry_links WHERE base_id = $1")
-        .bind(base_id)
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| Link {
-            holder_kind: r.get(0),
-            holder_id: r.get(1),
-            enterprise_id: r.get(2),
-            relation: r.get(3),
-        })
-        .collect();
-    let declared = sqlx::query("SELECT expert_id, reason FROM expert_conflicts WHERE base_id = $1 AND enterprise_id = $2")
-        .bind(base_id)
-        .bind(applicant)
-        .fetch_all(&mut **tx)
-        .await?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let links =
+        sqlx::query("SELECT holder_kind, holder_id, enterprise_id, relation FROM registry_links WHERE base_id = $1")
+            .bind(base_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| Link {
+                holder_kind: r.get(0),
+                holder_id: r.get(1),
+                enterprise_id: r.get(2),
+                relation: r.get(3),
+            })
+            .collect();
+    let declared =
+        sqlx::query("SELECT expert_id, reason FROM expert_conflicts WHERE base_id = $1 AND enterprise_id = $2")
+            .bind(base_id)
+            .bind(applicant)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
     let since = time::to_text(Utc::now() - Duration::days(30 * conflict_months));
     let recent = sqlx::query(
         "SELECT DISTINCT expert_id FROM expert_assignments WHERE base_id = $1 AND enterprise_id = $2 AND drawn_at >= $3",
@@ -291,8 +293,10 @@ pub async fn add_link(state: &AppState, actor: &Actor, base_id: &str, f: &LinkFo
             entity: "enterprise",
             entity_id: Some(&f.enterprise_id),
             before: None,
-            after: Some(json!({ "link_id": id, "holder_kind": f.holder_kind, "holder_id": f.holder_id,
-                "relation": f.relation, "share_bp": f.share_bp })),
+            after: Some(
+                json!({ "link_id": id, "holder_kind": f.holder_kind, "holder_id": f.holder_id,
+                "relation": f.relation, "share_bp": f.share_bp }),
+            ),
         },
     )
     .await?;
@@ -352,6 +356,9 @@ mod tests {
         // Links elsewhere in the registry are no conflict; several reasons are all kept.
         assert!(codes(&c, &x("x9", &["N"])).is_empty());
         assert!(codes(&c, &x("x10", &["Z"])).is_empty());
-        assert_eq!(codes(&c, &x("x8", &["A", "G"])), vec!["same_employer", "equity_employer", "recent_review"]);
+        assert_eq!(
+            codes(&c, &x("x8", &["A", "G"])),
+            vec!["same_employer", "equity_employer", "recent_review"]
+        );
     }
 }

@@ -147,7 +147,14 @@ pub fn clean_filename(raw: &str) -> String {
         .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | '|' | '*' | '?' | ':'))
         .collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
-    let mut out: String = cleaned.chars().rev().take(100).collect::<Vec<_>>().into_iter().rev().collect();
+    let mut out: String = cleaned
+        .chars()
+        .rev()
+        .take(100)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     if out.is_empty() {
         out = "document".into();
     }
@@ -155,7 +162,9 @@ pub fn clean_filename(raw: &str) -> String {
 }
 
 fn extension(name: &str) -> String {
-    name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Checks size, type and extension of an upload.
@@ -394,8 +403,10 @@ pub async fn upload(
             entity: "application",
             entity_id: Some(application_id),
             before: None,
-            after: Some(json!({ "document_id": id, "kind": kind, "filename": filename, "media_type": media.mime(),
-                "size_bytes": bytes.len(), "digest_sm3": digest, "replaced": replaced })),
+            after: Some(
+                json!({ "document_id": id, "kind": kind, "filename": filename, "media_type": media.mime(),
+                "size_bytes": bytes.len(), "digest_sm3": digest, "replaced": replaced }),
+            ),
         },
     )
     .await?;
@@ -480,12 +491,7 @@ pub async fn list(state: &AppState, base_id: &str, application_id: &str) -> Resu
 
 /// One document and its content, for the applicant, the base's reviewers
 /// and admins, and the experts drawn for its application; 404 for anyone else.
-pub async fn fetch(
-    state: &AppState,
-    base_id: &str,
-    party: &Party,
-    id: &str,
-) -> Result<(Document, Vec<u8>), AppError> {
+pub async fn fetch(state: &AppState, base_id: &str, party: &Party, id: &str) -> Result<(Document, Vec<u8>), AppError> {
     let r = sqlx::query(&format!(
         "SELECT {DOC_COLUMNS}, a.enterprise_id, b.content_b64 FROM application_documents d \
          JOIN applications a ON a.id = d.application_id \
@@ -502,12 +508,14 @@ pub async fn fetch(
     let allowed = match party {
         Party::Reviewer => true,
         Party::Enterprise(e) => *e == applicant,
-        Party::Expert(x) => sqlx::query("SELECT 1 FROM expert_assignments WHERE application_id = $1 AND expert_id = $2")
-            .bind(&doc.application_id)
-            .bind(x)
-            .fetch_optional(state.db.pool())
-            .await?
-            .is_some(),
+        Party::Expert(x) => {
+            sqlx::query("SELECT 1 FROM expert_assignments WHERE application_id = $1 AND expert_id = $2")
+                .bind(&doc.application_id)
+                .bind(x)
+                .fetch_optional(state.db.pool())
+                .await?
+                .is_some()
+        }
     };
     if !allowed {
         return Err(AppError::NotFound);
@@ -585,15 +593,14 @@ pub fn disposition(filename: &str) -> String {
 
 /// Field errors for every required document missing from the application.
 pub async fn missing_required(tx: &mut Tx, required: &[DocSpec], application_id: &str) -> Result<(), AppError> {
-    let present: Vec<String> = sqlx::query(
-        "SELECT DISTINCT kind FROM application_documents WHERE application_id = $1 AND removed_at IS NULL",
-    )
-    .bind(application_id)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| r.get(0))
-    .collect();
+    let present: Vec<String> =
+        sqlx::query("SELECT DISTINCT kind FROM application_documents WHERE application_id = $1 AND removed_at IS NULL")
+            .bind(application_id)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
     let mut e = FieldErrors::default();
     for d in required.iter().filter(|d| !present.contains(&d.key)) {
         e.push(
@@ -623,7 +630,7 @@ mod tests {
             central.extend_from_slice(b"PK\x01\x02");
             central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
             central.extend_from_slice(&(n.len() as u16).to_le_bytes());
-            central.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            central.extend_from_slice(&[0; 12]);
             central.extend_from_slice(&offset.to_le_bytes());
             central.extend_from_slice(n.as_bytes());
         }
@@ -678,7 +685,10 @@ mod tests {
         assert_eq!(clean_filename("C:\\Users\\a\\营业执照.pdf"), "营业执照.pdf");
         assert_eq!(clean_filename("..\u{0}\n"), "document");
         assert_eq!(clean_filename(".hidden.pdf"), "hidden.pdf");
-        assert_eq!(clean_filename(&format!("{}.pdf", "长".repeat(200))).chars().count(), 100);
+        assert_eq!(
+            clean_filename(&format!("{}.pdf", "长".repeat(200))).chars().count(),
+            100
+        );
     }
 
     #[tokio::test]
@@ -691,7 +701,10 @@ mod tests {
         }
         assert!(matches!(
             scan("/nonexistent/scanner --flag", dir.path(), b"%PDF-").await,
-            Err(AppError::Conflict { code: "document.scan_failed", .. })
+            Err(AppError::Conflict {
+                code: "document.scan_failed",
+                ..
+            })
         ));
         // The temporary copies are gone.
         assert_eq!(std::fs::read_dir(dir.path().join("scan")).unwrap().count(), 0);

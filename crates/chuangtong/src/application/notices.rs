@@ -67,7 +67,16 @@ pub async fn applicant(
     title: &str,
     body: String,
 ) -> Result<u64, AppError> {
-    tell(tx, base_id, Recipient::Subject(enterprise_id), kind, application_id, title, body).await
+    tell(
+        tx,
+        base_id,
+        Recipient::Subject(enterprise_id),
+        kind,
+        application_id,
+        title,
+        body,
+    )
+    .await
 }
 
 /// The base admins, who resolve objections.
@@ -79,5 +88,14 @@ pub async fn admins(
     title: &str,
     body: String,
 ) -> Result<u64, AppError> {
-    tell(tx, base_id, Recipient::Role(Role::BaseAdmin), kind, application_id, title, body).await
+    tell(
+        tx,
+        base_id,
+        Recipient::Role(Role::BaseAdmin),
+        kind,
+        application_id,
+        title,
+        body,
+    )
+    .await
 }

@@ -32,7 +32,10 @@ use crate::web::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/b/{base}/programmes", get(programmes_page))
-        .route("/b/{base}/programmes/new", get(new_programme_page).post(create_programme))
+        .route(
+            "/b/{base}/programmes/new",
+            get(new_programme_page).post(create_programme),
+        )
         .route("/b/{base}/programmes/{id}/report", get(report_page))
         .route(
             "/b/{base}/applications/{id}/documents",
@@ -455,7 +458,12 @@ impl NewProgramme {
                 default
             })
         };
-        let experts = int("experts_per_application", "每件专家人数", &self.experts_per_application, 0);
+        let experts = int(
+            "experts_per_application",
+            "每件专家人数",
+            &self.experts_per_application,
+            0,
+        );
         let months = int("conflict_months", "回避期", &self.conflict_months, 12);
         let mut l = [0i64; 6];
         for (i, (k, label)) in LIMITS.iter().enumerate() {
@@ -491,7 +499,11 @@ impl NewProgramme {
         let mut rubric = Vec::new();
         for (i, p) in lines(&self.rubric).into_iter().enumerate() {
             let weight = p.get(2).and_then(|w| w.parse().ok()).unwrap_or_else(|| {
-                e.push("rubric", "programme.rubric", format!("评分细则第{}行应为“代码|名称|权重”", i + 1));
+                e.push(
+                    "rubric",
+                    "programme.rubric",
+                    format!("评分细则第{}行应为“代码|名称|权重”", i + 1),
+                );
                 0
             });
             rubric.push(Criterion {
@@ -507,7 +519,12 @@ impl NewProgramme {
             code: self.code.clone(),
             name: self.name.clone(),
             policy_id: self.policy_id.clone(),
-            other_policy_ids: self.other_policy_ids.iter().filter(|p| !p.is_empty()).cloned().collect(),
+            other_policy_ids: self
+                .other_policy_ids
+                .iter()
+                .filter(|p| !p.is_empty())
+                .cloned()
+                .collect(),
             required_documents,
             review_mode: self.review_mode.clone(),
             opens_on: self.opens_on.clone(),
@@ -561,15 +578,20 @@ impl NewProgrammePage {
 }
 
 async fn applicable_policies(state: &AppState, base_id: &str) -> Result<Vec<(String, String)>, AppError> {
-    Ok(crate::policy::library::list(&state.db, base_id, crate::storage::time::today(), true)
-        .await?
-        .into_iter()
-        .filter(|p| !p.no_application)
-        .map(|p| (p.id, p.title))
-        .collect())
+    Ok(
+        crate::policy::library::list(&state.db, base_id, crate::storage::time::today(), true)
+            .await?
+            .into_iter()
+            .filter(|p| !p.no_application)
+            .map(|p| (p.id, p.title))
+            .collect(),
+    )
 }
 
-async fn new_programme_page(State(state): State<AppState>, PageScope(scope): PageScope) -> PageResult<impl IntoResponse> {
+async fn new_programme_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+) -> PageResult<impl IntoResponse> {
     scope.require(&[Role::BaseAdmin])?;
     let today = crate::storage::time::today();
     let form = NewProgramme {
@@ -596,7 +618,11 @@ async fn create_programme(
     PageScope(scope): PageScope,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> PageResult<Response> {
-    let csrf = pairs.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str()).unwrap_or("");
+    let csrf = pairs
+        .iter()
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     scope.user.check_csrf(csrf)?;
     scope.require(&[Role::BaseAdmin])?;
     let n = NewProgramme::from_pairs(&pairs);

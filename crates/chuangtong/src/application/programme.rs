@@ -303,11 +303,9 @@ pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &Programm
             Some(r) if r.get::<String, _>(0) != "published" => {
                 e.push(field, "programme.policy", "只能为已发布的政策设置申报批次")
             }
-            Some(r) if r.get::<i64, _>(1) == 1 => e.push(
-                field,
-                "programme.policy",
-                "免申即享政策无需申报，不能设置申报批次",
-            ),
+            Some(r) if r.get::<i64, _>(1) == 1 => {
+                e.push(field, "programme.policy", "免申即享政策无需申报，不能设置申报批次")
+            }
             _ => {}
         }
     }
@@ -377,13 +375,15 @@ pub async fn create(state: &AppState, actor: &Actor, base_id: &str, f: &Programm
     .execute(&mut *tx)
     .await?;
     for (position, (_, policy_id)) in linked.iter().enumerate() {
-        sqlx::query("INSERT INTO programme_policies (programme_id, base_id, policy_id, position) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
-            .bind(base_id)
-            .bind(*policy_id)
-            .bind(position as i64)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO programme_policies (programme_id, base_id, policy_id, position) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(base_id)
+        .bind(*policy_id)
+        .bind(position as i64)
+        .execute(&mut *tx)
+        .await?;
     }
     ledger::transfer(
         &mut tx,
@@ -487,7 +487,8 @@ pub async fn list(state: &AppState, base_id: &str) -> Result<Vec<Programme>, App
 }
 
 /// Every linked policy of the base's programmes (or of one), in order.
-const LINKS: &str = "SELECT l.programme_id, l.policy_id, p.title FROM programme_policies l JOIN policies p ON p.id = l.policy_id \
+const LINKS: &str =
+    "SELECT l.programme_id, l.policy_id, p.title FROM programme_policies l JOIN policies p ON p.id = l.policy_id \
     WHERE l.base_id = $1 AND (CAST($2 AS TEXT) IS NULL OR l.programme_id = $2) ORDER BY l.programme_id, l.position";
 
 /// Programmes created before multi-policy links keep their one policy.

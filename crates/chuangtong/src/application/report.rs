@@ -245,7 +245,11 @@ async fn departments(
         })
         .collect();
     let order = |s: &str| STAFF_STAGES.iter().position(|x| x.as_str() == s).unwrap_or(9);
-    out.sort_by(|a, b| a.department.cmp(&b.department).then(order(&a.stage).cmp(&order(&b.stage))));
+    out.sort_by(|a, b| {
+        a.department
+            .cmp(&b.department)
+            .then(order(&a.stage).cmp(&order(&b.stage)))
+    });
     Ok(out)
 }
 
@@ -264,7 +268,8 @@ async fn panels(state: &AppState, base_id: &str, programme_id: &str) -> Result<A
     let mut panels: Vec<agreement::Panel> = Vec::new();
     let mut names = BTreeMap::new();
     for row in &rows {
-        let (app, expert, score, name): (String, String, i64, String) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (app, expert, score, name): (String, String, i64, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         names.insert(expert.clone(), name);
         match panels.last_mut() {
             Some((a, s)) if *a == app => s.push((expert, score)),

@@ -24,6 +24,7 @@ pub struct Membership {
     pub base_id: String,
     pub base_code: String,
     pub base_name: String,
+    pub base_kind: String,
     pub role: Role,
     /// The registry record the account acts for (its enterprise, provider…).
     pub subject_id: Option<String>,
@@ -101,50 +102,64 @@ pub async fn load_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, A
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let (user_id, via) = if let Some(token) = bearer {
-        let user_id = session::find_token(&state.db, token)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
-        (user_id, Via::Token(token.to_string()))
+    // One query per request: the token or session, the user and every
+    // membership with its base. Authentication runs on every route, and in a
+    // flash claim it is most of the work a request does besides the claim.
+    const PERSON: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.disabled, {csrf}, \
+        b.id, b.code, b.name, b.kind, m.role, m.subject_id FROM {from} JOIN users u ON u.id = p.user_id \
+        LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN bases b ON b.id = m.base_id \
+        WHERE p.token_digest = $1 AND p.expires_at > $2 {live} ORDER BY b.code";
+    let (sql, token, is_bearer) = if let Some(token) = bearer {
+        let sql = PERSON
+            .replace("{csrf}", "NULL")
+            .replace("{from}", "api_tokens p")
+            .replace("{live}", "AND p.revoked = 0");
+        (sql, token.to_string(), true)
     } else if let Some(token) = cookie_value(parts, session::SESSION_COOKIE) {
-        let (user_id, csrf) = session::find_session(&state.db, &token)
-            .await?
-            .ok_or(AppError::Unauthenticated)?;
-        (user_id, Via::Session { token, csrf })
+        let sql = PERSON
+            .replace("{csrf}", "p.csrf_token")
+            .replace("{from}", "sessions p")
+            .replace("{live}", "");
+        (sql, token, false)
     } else {
         return Err(AppError::Unauthenticated);
     };
-    let row = sqlx::query("SELECT username, display_name, platform_admin, disabled FROM users WHERE id = $1")
-        .bind(&user_id)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    if row.get::<i64, _>(3) == 1 {
+    let rows = sqlx::query(&sql)
+        .bind(crate::crypto::sm3_hex(token.as_bytes()))
+        .bind(crate::storage::time::now_text())
+        .fetch_all(state.db.pool())
+        .await?;
+    let row = rows.first().ok_or(AppError::Unauthenticated)?;
+    if row.get::<i64, _>(4) == 1 {
         return Err(AppError::Unauthenticated);
     }
-    let memberships = sqlx::query(
-        "SELECT b.id, b.code, b.name, m.role, m.subject_id FROM memberships m \
-         JOIN bases b ON b.id = m.base_id WHERE m.user_id = $1 ORDER BY b.code",
-    )
-    .bind(&user_id)
-    .fetch_all(state.db.pool())
-    .await?
-    .iter()
-    .filter_map(|r| {
-        Some(Membership {
-            base_id: r.get(0),
-            base_code: r.get(1),
-            base_name: r.get(2),
-            role: Role::parse(&r.get::<String, _>(3))?,
-            subject_id: r.get(4),
+    let user_id: String = row.get(0);
+    let via = if is_bearer {
+        Via::Token(token)
+    } else {
+        Via::Session {
+            token,
+            csrf: row.get(5),
+        }
+    };
+    let memberships = rows
+        .iter()
+        .filter_map(|r| {
+            Some(Membership {
+                base_id: r.get::<Option<String>, _>(6)?,
+                base_code: r.get(7),
+                base_name: r.get(8),
+                base_kind: r.get(9),
+                role: Role::parse(&r.get::<Option<String>, _>(10)?)?,
+                subject_id: r.get(11),
+            })
         })
-    })
-    .collect();
+        .collect();
     let user = CurrentUser {
         id: user_id,
-        username: row.get(0),
-        display_name: row.get(1),
-        platform_admin: row.get::<i64, _>(2) == 1,
+        username: row.get(1),
+        display_name: row.get(2),
+        platform_admin: row.get::<i64, _>(3) == 1,
         memberships,
         via,
     };
@@ -229,16 +244,28 @@ pub async fn load_scope(parts: &mut Parts, state: &AppState) -> Result<BaseScope
         .await
         .map_err(|_| AppError::NotFound)?;
     let code = params.get("base").ok_or(AppError::NotFound)?;
-    let row = sqlx::query("SELECT id, code, name, kind FROM bases WHERE code = $1")
-        .bind(code)
-        .fetch_optional(state.db.pool())
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let base = BaseRef {
-        id: row.get(0),
-        code: row.get(1),
-        name: row.get(2),
-        kind: row.get(3),
+    // A member's base came with the user; only a platform admin outside
+    // their memberships needs another query.
+    let base = match user.memberships.iter().find(|m| &m.base_code == code) {
+        Some(m) => BaseRef {
+            id: m.base_id.clone(),
+            code: m.base_code.clone(),
+            name: m.base_name.clone(),
+            kind: m.base_kind.clone(),
+        },
+        None => {
+            let row = sqlx::query("SELECT id, code, name, kind FROM bases WHERE code = $1")
+                .bind(code)
+                .fetch_optional(state.db.pool())
+                .await?
+                .ok_or(AppError::NotFound)?;
+            BaseRef {
+                id: row.get(0),
+                code: row.get(1),
+                name: row.get(2),
+                kind: row.get(3),
+            }
+        }
     };
     let membership = user.membership(&base.id).cloned();
     if membership.is_none() && !user.platform_admin {

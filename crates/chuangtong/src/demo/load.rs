@@ -44,12 +44,14 @@ pub async fn register_firms(db: &Db, base_id: &str, tag: char, n: usize) -> anyh
             .bind(&now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO memberships (user_id, base_id, role, subject_id) VALUES ($1, $2, 'enterprise', $3)")
-                .bind(&uid)
-                .bind(base_id)
-                .bind(&eid)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO memberships (user_id, base_id, role, subject_id) VALUES ($1, $2, 'enterprise', $3)",
+            )
+            .bind(&uid)
+            .bind(base_id)
+            .bind(&eid)
+            .execute(&mut *tx)
+            .await?;
             let token = format!("ct_load_{}", crate::crypto::random_token());
             sqlx::query(
                 "INSERT INTO api_tokens (id, user_id, token_digest, name, created_at, expires_at, revoked) \

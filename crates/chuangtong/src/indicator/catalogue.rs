@@ -75,7 +75,7 @@ type Standard = (
 
 /// The standard set. Keys match the seed's figures so that a base's own
 /// numbers line up with what the 28 bases reported.
-pub const STANDARD: [Standard; 24] = [
+pub const STANDARD: [Standard; 26] = [
     (
         "new_enterprises",
         "新登记企业",
@@ -246,6 +246,24 @@ pub const STANDARD: [Standard; 24] = [
         Some(Formula::ProgrammePayouts),
         ValueType::Fen,
         "平台项目申报",
+    ),
+    (
+        "tickets_opened",
+        "受理工单",
+        "件",
+        PeriodKind::Month,
+        Some(Formula::TicketsOpened),
+        ValueType::Count,
+        "平台服务管家工单",
+    ),
+    (
+        "tickets_on_time",
+        "工单按时办结率",
+        "%",
+        PeriodKind::Month,
+        Some(Formula::TicketsOnTime),
+        ValueType::Count,
+        "平台服务管家工单",
     ),
     (
         "financing_raised",

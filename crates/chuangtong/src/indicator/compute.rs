@@ -50,9 +50,15 @@ pub enum Formula {
     ApplicationsPassRate,
     /// 资助兑现金额 (fen): approved amounts paid out within the period.
     ProgrammePayouts,
+    /// 受理工单: tickets raised within the period.
+    TicketsOpened,
+    /// 工单按时办结率, percent with two places: tickets resolved within the
+    /// period on or before their resolution due date (Beijing date) ÷ all
+    /// tickets resolved within the period.
+    TicketsOnTime,
 }
 
-pub const ALL: [Formula; 20] = [
+pub const ALL: [Formula; 22] = [
     Formula::EnterprisesNew,
     Formula::EnterprisesTotal,
     Formula::RegisteredCapital,
@@ -73,6 +79,8 @@ pub const ALL: [Formula; 20] = [
     Formula::ApplicationsReceived,
     Formula::ApplicationsPassRate,
     Formula::ProgrammePayouts,
+    Formula::TicketsOpened,
+    Formula::TicketsOnTime,
 ];
 
 /// Which records a figure drills down to.
@@ -89,6 +97,8 @@ pub enum Records {
     Redemptions,
     /// Applications that entered one of these states within the period.
     ApplicationsEntering(&'static [&'static str]),
+    TicketsRaised,
+    TicketsResolved,
 }
 
 impl Formula {
@@ -114,6 +124,8 @@ impl Formula {
             Formula::ApplicationsReceived => "applications.received",
             Formula::ApplicationsPassRate => "applications.pass_rate_percent",
             Formula::ProgrammePayouts => "applications.paid_fen",
+            Formula::TicketsOpened => "tickets.opened",
+            Formula::TicketsOnTime => "tickets.on_time_percent",
         }
     }
 
@@ -156,6 +168,10 @@ impl Formula {
             Formula::ApplicationsReceived => "本期内首次提交的申报数（补正后重新提交不重复计）",
             Formula::ApplicationsPassRate => "本期内批准数 ÷（批准数 + 未通过数）× 100，保留两位小数（向下取整）",
             Formula::ProgrammePayouts => "本期内已兑现的资助金额合计（分）",
+            Formula::TicketsOpened => "本期内企业提出的工单数",
+            Formula::TicketsOnTime => {
+                "本期内办结的工单中，在办结时限（北京时间日期）当天或之前办结的比例 × 100，保留两位小数（向下取整）"
+            }
         }
     }
 
@@ -172,6 +188,8 @@ impl Formula {
             Formula::ApplicationsReceived => Records::ApplicationsEntering(&["submitted"]),
             Formula::ApplicationsPassRate => Records::ApplicationsEntering(&["approved", "rejected"]),
             Formula::ProgrammePayouts => Records::ApplicationsEntering(&["paid"]),
+            Formula::TicketsOpened => Records::TicketsRaised,
+            Formula::TicketsOnTime => Records::TicketsResolved,
             _ => Records::Carriers,
         }
     }
@@ -298,7 +316,47 @@ pub async fn evaluate(db: &Db, base_id: &str, formula: Formula, period: Period) 
             )
             .await?,
         ),
+        Formula::TicketsOpened => count(
+            scalar(
+                "SELECT COUNT(*) FROM tickets WHERE base_id = $1 AND created_at >= $2 AND created_at < $3",
+                true,
+            )
+            .await?,
+        ),
+        Formula::TicketsOnTime => {
+            let (on_time, resolved) = tickets_on_time(db, base_id, &start, &end).await?;
+            occupancy(on_time, resolved)
+        }
     })
+}
+
+/// Tickets resolved within `[start, end)`: how many on or before their due
+/// date in Beijing time, and how many in all. The comparison is made here
+/// rather than in SQL because the instant has to become a Beijing date.
+pub async fn tickets_on_time(db: &Db, base_id: &str, start: &str, end: &str) -> sqlx::Result<(i64, i64)> {
+    let rows = sqlx::query(
+        "SELECT resolved_at, resolve_due_on FROM tickets WHERE base_id = $1 AND resolved_at >= $2 AND resolved_at < $3",
+    )
+    .bind(base_id)
+    .bind(start)
+    .bind(end)
+    .fetch_all(db.pool())
+    .await?;
+    let on_time = rows
+        .iter()
+        .filter(|r| resolved_on_time(&r.get::<String, _>(0), &r.get::<String, _>(1)))
+        .count();
+    Ok((on_time as i64, rows.len() as i64))
+}
+
+pub fn resolved_on_time(resolved_at: &str, due_on: &str) -> bool {
+    crate::storage::time::parse_text(resolved_at)
+        .map(|t| {
+            t.with_timezone(&crate::storage::time::shanghai())
+                .date_naive()
+                .to_string()
+        })
+        .is_some_and(|d| d.as_str() <= due_on)
 }
 
 /// Applications that entered `state` within `[start, end)`, counted once each.

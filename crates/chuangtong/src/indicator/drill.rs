@@ -42,6 +42,8 @@ pub async fn records(state: &AppState, scope: &BaseScope, d: &Definition, period
         Records::VoucherOrdersConfirmed => money_records(state, scope, period, &VOUCHER_ORDERS).await,
         Records::Redemptions => money_records(state, scope, period, &REDEMPTIONS).await,
         Records::ApplicationsEntering(states) => applications_entering(state, scope, period, states).await,
+        Records::TicketsRaised => tickets(state, scope, period, false).await,
+        Records::TicketsResolved => tickets(state, scope, period, true).await,
     }
 }
 
@@ -259,7 +261,12 @@ const REDEMPTIONS: MoneyRecords = MoneyRecords {
     href: "/b/{base}/registry/providers",
 };
 
-async fn money_records(state: &AppState, scope: &BaseScope, period: Period, q: &MoneyRecords) -> Result<Table, AppError> {
+async fn money_records(
+    state: &AppState,
+    scope: &BaseScope,
+    period: Period,
+    q: &MoneyRecords,
+) -> Result<Table, AppError> {
     // Claims, payments and settlements of every firm are the base's books.
     scope.require(&[Role::BaseAdmin])?;
     let (start, end) = period.utc_bounds();
@@ -334,6 +341,54 @@ async fn applications_entering(
                             .unwrap_or(to),
                     ),
                     text(Fen::from_fen(r.get(4)).to_yuan_string_grouped()),
+                ]
+            })
+            .collect(),
+    })
+}
+
+/// Tickets raised (or resolved) within the period, with their due date and
+/// whether they were resolved in time.
+async fn tickets(state: &AppState, scope: &BaseScope, period: Period, resolved: bool) -> Result<Table, AppError> {
+    // Every firm's requests: base admins (stewards see their own in 工单).
+    scope.require(&[Role::BaseAdmin])?;
+    let (start, end) = period.utc_bounds();
+    let column = if resolved { "t.resolved_at" } else { "t.created_at" };
+    let rows = sqlx::query(&format!(
+        "SELECT t.id, t.title, e.name, t.state, t.created_at, t.resolve_due_on, COALESCE(t.resolved_at, '') \
+         FROM tickets t JOIN enterprises e ON e.id = t.enterprise_id \
+         WHERE t.base_id = $1 AND {column} >= $2 AND {column} < $3 ORDER BY {column}, t.id LIMIT $4"
+    ))
+    .bind(&scope.base.id)
+    .bind(&start)
+    .bind(&end)
+    .bind(LIMIT)
+    .fetch_all(state.db.pool())
+    .await?;
+    Ok(Table {
+        headers: vec!["工单", "企业", "状态", "提出时间", "办结时限", "办结时间", "按时办结"],
+        total: rows.len() as i64,
+        rows: rows
+            .iter()
+            .map(|r| {
+                let id: String = r.get(0);
+                let due: String = r.get(5);
+                let resolved_at: String = r.get(6);
+                let on_time = if resolved_at.is_empty() {
+                    ""
+                } else if super::compute::resolved_on_time(&resolved_at, &due) {
+                    "是"
+                } else {
+                    "否"
+                };
+                vec![
+                    (r.get(1), Some(format!("/b/{}/tickets/{id}", scope.base.code))),
+                    text(r.get::<String, _>(2)),
+                    text(r.get::<String, _>(3)),
+                    text(crate::storage::time::display(&r.get::<String, _>(4))),
+                    text(due),
+                    text(crate::storage::time::display(&resolved_at)),
+                    text(on_time),
                 ]
             })
             .collect(),

@@ -38,13 +38,19 @@ impl From<i64> for Cell {
 }
 
 /// A one-sheet workbook: a bold header row, then the rows.
-pub fn workbook(sheet_name: &str, heads: &[&str], rows: impl IntoIterator<Item = Vec<Cell>>) -> Result<Vec<u8>, AppError> {
+pub fn workbook(
+    sheet_name: &str,
+    heads: &[&str],
+    rows: impl IntoIterator<Item = Vec<Cell>>,
+) -> Result<Vec<u8>, AppError> {
     let mut wb = Workbook::new();
     let sheet = wb.add_worksheet();
     sheet.set_name(sheet_name).map_err(xlsx_error)?;
     let bold = Format::new().set_bold();
     for (col, h) in heads.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *h, &bold).map_err(xlsx_error)?;
+        sheet
+            .write_string_with_format(0, col as u16, *h, &bold)
+            .map_err(xlsx_error)?;
         sheet.set_column_width(col as u16, 16).map_err(xlsx_error)?;
     }
     for (i, row) in rows.into_iter().enumerate() {
@@ -123,7 +129,15 @@ pub async fn export(state: &AppState, scope: &BaseScope, list: List) -> Result<V
             .await?;
             workbook(
                 "人才",
-                &["姓名", "身份证号（脱敏）", "电话（脱敏）", "人才层次", "工作单位", "模拟数据", "登记时间"],
+                &[
+                    "姓名",
+                    "身份证号（脱敏）",
+                    "电话（脱敏）",
+                    "人才层次",
+                    "工作单位",
+                    "模拟数据",
+                    "登记时间",
+                ],
                 rows.iter().map(|r| {
                     vec![
                         r.get::<String, _>(0).into(),
@@ -154,7 +168,16 @@ pub async fn export(state: &AppState, scope: &BaseScope, list: List) -> Result<V
             };
             workbook(
                 "载体",
-                &["名称", "类型", "级别", "面积（平方米）", "工位", "已入驻工位", "入驻率（%）", "模拟数据"],
+                &[
+                    "名称",
+                    "类型",
+                    "级别",
+                    "面积（平方米）",
+                    "工位",
+                    "已入驻工位",
+                    "入驻率（%）",
+                    "模拟数据",
+                ],
                 rows.iter().map(|r| {
                     let (seats, occupied): (i64, i64) = (r.get(4), r.get(5));
                     vec![
@@ -205,8 +228,19 @@ pub async fn export(state: &AppState, scope: &BaseScope, list: List) -> Result<V
             workbook(
                 "创新券批次",
                 &[
-                    "批次编号", "名称", "总额（分）", "总额（元）", "每家上限（元）", "券支付比例上限（%）", "适用类别", "申领开始",
-                    "申领截止", "有效期至", "已申领企业", "已申领（分）", "已申领（元）",
+                    "批次编号",
+                    "名称",
+                    "总额（分）",
+                    "总额（元）",
+                    "每家上限（元）",
+                    "券支付比例上限（%）",
+                    "适用类别",
+                    "申领开始",
+                    "申领截止",
+                    "有效期至",
+                    "已申领企业",
+                    "已申领（分）",
+                    "已申领（元）",
                 ],
                 rows.iter().map(|r| {
                     let (total, claimed): (i64, i64) = (r.get(2), r.get(10));
@@ -216,7 +250,10 @@ pub async fn export(state: &AppState, scope: &BaseScope, list: List) -> Result<V
                         total.into(),
                         yuan(total),
                         yuan(r.get(3)),
-                        super::measure::percent_text(r.get(4)).trim_end_matches('%').to_string().into(),
+                        super::measure::percent_text(r.get(4))
+                            .trim_end_matches('%')
+                            .to_string()
+                            .into(),
                         r.get::<String, _>(5).replace(',', "、").into(),
                         display(r.get(6)),
                         display(r.get(7)),
@@ -239,7 +276,15 @@ pub async fn export(state: &AppState, scope: &BaseScope, list: List) -> Result<V
             .await?;
             workbook(
                 "创新券申领",
-                &["批次编号", "批次", "企业", "统一社会信用代码", "金额（分）", "金额（元）", "申领时间"],
+                &[
+                    "批次编号",
+                    "批次",
+                    "企业",
+                    "统一社会信用代码",
+                    "金额（分）",
+                    "金额（元）",
+                    "申领时间",
+                ],
                 rows.iter().map(|r| {
                     let amount: i64 = r.get(4);
                     vec![
@@ -267,8 +312,17 @@ pub async fn export(state: &AppState, scope: &BaseScope, list: List) -> Result<V
             workbook(
                 "申报",
                 &[
-                    "项目编号", "项目", "企业", "统一社会信用代码", "状态", "申请金额（分）", "批准金额（分）", "批准金额（元）",
-                    "政策判断", "创建时间", "更新时间",
+                    "项目编号",
+                    "项目",
+                    "企业",
+                    "统一社会信用代码",
+                    "状态",
+                    "申请金额（分）",
+                    "批准金额（分）",
+                    "批准金额（元）",
+                    "政策判断",
+                    "创建时间",
+                    "更新时间",
                 ],
                 rows.iter().map(|r| {
                     let state: String = r.get(4);

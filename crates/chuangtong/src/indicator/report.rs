@@ -271,9 +271,7 @@ async fn events(state: &AppState, base_id: &str, base_code: &str, month: Period)
                 EventItem {
                     date: if q.by_date { at } else { beijing_date(&at) },
                     text: r.get(1),
-                    href: q
-                        .href
-                        .map(|h| h.replace("{base}", base_code).replace("{id}", &id)),
+                    href: q.href.map(|h| h.replace("{base}", base_code).replace("{id}", &id)),
                 }
             })
             .collect();
@@ -292,7 +290,13 @@ async fn events(state: &AppState, base_id: &str, base_code: &str, month: Period)
 }
 
 /// Registry imports applied in the month (file name and rows).
-async fn imports(state: &AppState, base_id: &str, base_code: &str, start: &str, end: &str) -> Result<EventGroup, AppError> {
+async fn imports(
+    state: &AppState,
+    base_id: &str,
+    base_code: &str,
+    start: &str,
+    end: &str,
+) -> Result<EventGroup, AppError> {
     let rows = sqlx::query(
         "SELECT finished_at, filename, rows_imported, id FROM registry_imports WHERE base_id = $1 \
          AND status = 'imported' AND finished_at >= $2 AND finished_at < $3 ORDER BY finished_at, id",
@@ -314,10 +318,7 @@ async fn imports(state: &AppState, base_id: &str, base_code: &str, start: &str, 
             .map(|r| EventItem {
                 date: beijing_date(&r.get::<String, _>(0)),
                 text: format!("{}（{}家）", r.get::<String, _>(1), r.get::<i64, _>(2)),
-                href: Some(format!(
-                    "/b/{base_code}/registry/imports/{}",
-                    r.get::<String, _>(3)
-                )),
+                href: Some(format!("/b/{base_code}/registry/imports/{}", r.get::<String, _>(3))),
             })
             .collect(),
     })
@@ -338,16 +339,33 @@ pub fn xlsx(r: &MonthlyReport) -> Result<Vec<u8>, AppError> {
     let sheet = wb.add_worksheet();
     sheet.set_name("指标").map_err(xlsx_error)?;
     sheet
-        .write_string_with_format(0, 0, format!("{} 双创工作月报（{}）", r.base_name, r.month_label), &title)
+        .write_string_with_format(
+            0,
+            0,
+            format!("{} 双创工作月报（{}）", r.base_name, r.month_label),
+            &title,
+        )
         .map_err(xlsx_error)?;
     sheet
         .write_string(1, 0, format!("生成时间：{}", time::display(&r.generated_at)))
         .map_err(xlsx_error)?;
     let heads = [
-        "指标", "单位", "统计时期", "方式", "实际值", "目标值", "完成率", "进度落后", "责任单位", "责任人", "完成时限",
+        "指标",
+        "单位",
+        "统计时期",
+        "方式",
+        "实际值",
+        "目标值",
+        "完成率",
+        "进度落后",
+        "责任单位",
+        "责任人",
+        "完成时限",
     ];
     for (col, h) in heads.iter().enumerate() {
-        sheet.write_string_with_format(3, col as u16, *h, &bold).map_err(xlsx_error)?;
+        sheet
+            .write_string_with_format(3, col as u16, *h, &bold)
+            .map_err(xlsx_error)?;
         sheet.set_column_width(col as u16, 14).map_err(xlsx_error)?;
     }
     sheet.set_column_width(0, 22).map_err(xlsx_error)?;
@@ -373,9 +391,21 @@ pub fn xlsx(r: &MonthlyReport) -> Result<Vec<u8>, AppError> {
 
     let sheet = wb.add_worksheet();
     sheet.set_name("进度落后").map_err(xlsx_error)?;
-    let heads = ["指标", "统计时期", "实际值", "目标值", "完成率", "责任单位", "责任人", "完成时限", "已逾期"];
+    let heads = [
+        "指标",
+        "统计时期",
+        "实际值",
+        "目标值",
+        "完成率",
+        "责任单位",
+        "责任人",
+        "完成时限",
+        "已逾期",
+    ];
     for (col, h) in heads.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *h, &bold).map_err(xlsx_error)?;
+        sheet
+            .write_string_with_format(0, col as u16, *h, &bold)
+            .map_err(xlsx_error)?;
         sheet.set_column_width(col as u16, 14).map_err(xlsx_error)?;
     }
     for (i, b) in r.behind.iter().enumerate() {
@@ -398,13 +428,17 @@ pub fn xlsx(r: &MonthlyReport) -> Result<Vec<u8>, AppError> {
     let sheet = wb.add_worksheet();
     sheet.set_name("本月大事").map_err(xlsx_error)?;
     for (col, h) in ["事项", "数量", "金额（元）", "日期", "明细"].iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *h, &bold).map_err(xlsx_error)?;
+        sheet
+            .write_string_with_format(0, col as u16, *h, &bold)
+            .map_err(xlsx_error)?;
     }
     sheet.set_column_width(0, 18).map_err(xlsx_error)?;
     sheet.set_column_width(4, 48).map_err(xlsx_error)?;
     let mut row = 1u32;
     for g in &r.events {
-        sheet.write_string_with_format(row, 0, &g.title, &bold).map_err(xlsx_error)?;
+        sheet
+            .write_string_with_format(row, 0, &g.title, &bold)
+            .map_err(xlsx_error)?;
         sheet.write_number(row, 1, g.count as f64).map_err(xlsx_error)?;
         if let Some(a) = &g.amount {
             sheet.write_string(row, 2, a).map_err(xlsx_error)?;

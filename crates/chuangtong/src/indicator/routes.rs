@@ -14,11 +14,11 @@ use super::dashboard::{self, Dashboard};
 use super::import::{self, ImportRecord};
 use super::index::{self, IndexPoint};
 use super::period::Period;
+use super::report::{self, MonthlyReport};
 use super::seed::{self, SeedFigure};
 use super::snapshot::{self, Snapshot, SnapshotForm};
 use super::targets::{self, Target, TargetForm};
 use super::values::{self, StoredValue, ValueForm};
-use super::report::{self, MonthlyReport};
 use super::{access, export, lists};
 use crate::auth::{BaseScope, CurrentUser};
 use crate::web::error::{ApiResult, AppError};
@@ -58,8 +58,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/bases/{base}/exports/persons", get(export_persons))
         .route("/api/v1/bases/{base}/exports/carriers", get(export_carriers))
         .route("/api/v1/bases/{base}/exports/providers", get(export_providers))
-        .route("/api/v1/bases/{base}/exports/voucher-batches", get(export_voucher_batches))
-        .route("/api/v1/bases/{base}/exports/voucher-claims", get(export_voucher_claims))
+        .route(
+            "/api/v1/bases/{base}/exports/voucher-batches",
+            get(export_voucher_batches),
+        )
+        .route(
+            "/api/v1/bases/{base}/exports/voucher-claims",
+            get(export_voucher_claims),
+        )
         .route("/api/v1/bases/{base}/exports/applications", get(export_applications))
         .route("/api/v1/indicators/compare", get(compare))
         .merge(super::pages::router())

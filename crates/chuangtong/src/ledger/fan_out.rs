@@ -27,7 +27,7 @@ use sqlx::Row;
 
 use super::{refusal, AccountKind, Failure, LedgerError, TransferSpec, MAX_AMOUNT_FEN};
 use crate::crypto::sm3_hex;
-use crate::storage::{param_list, placeholders, time, Backend, Tx};
+use crate::storage::{time, Backend, Params, Tx};
 
 /// Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535
 /// bound parameters for the widest table (12 columns).
@@ -53,6 +53,7 @@ pub struct FanOutLeg {
 /// concurrent transaction created first) is absent from the map.
 pub async fn open_new_accounts(
     tx: &mut Tx,
+    backend: Backend,
     base_id: &str,
     accounts: &[NewAccount],
 ) -> Result<HashMap<String, String>, Failure> {
@@ -62,7 +63,7 @@ pub async fn open_new_accounts(
         let sql = format!(
             "INSERT INTO ledger_accounts (id, base_id, code, name, kind, debits_must_not_exceed_credits, created_at) \
              VALUES {} ON CONFLICT (base_id, code) DO NOTHING RETURNING id, code",
-            placeholders(chunk.len(), 7)
+            Params::new(backend).rows(chunk.len(), 7)
         );
         let mut q = sqlx::query(&sql);
         for a in chunk {
@@ -138,19 +139,18 @@ pub async fn post_fan_out(
     let ids: Vec<String> = legs.iter().map(|_| crate::new_id()).collect();
     for (chunk_no, chunk) in legs.chunks(ROWS_PER_STATEMENT).enumerate() {
         // 2. The credits: one statement, `CASE id WHEN … THEN amount`.
+        let mut p = Params::new(backend);
         let mut case = String::from("CASE id");
-        let mut params = 0;
         for _ in chunk {
-            case.push_str(&format!(" WHEN ${} THEN ${}", params + 1, params + 2));
-            params += 2;
+            case.push_str(&format!(" WHEN {} THEN {}", p.one(), p.one()));
         }
         case.push_str(" END");
-        let list = param_list(params + 1, chunk.len());
-        let base_param = params + chunk.len() + 1;
+        let list = p.list(chunk.len());
+        let base_param = p.one();
         if backend == Backend::Postgres {
             let lock = format!(
                 "SELECT id FROM ledger_accounts WHERE id IN ({}) ORDER BY id FOR UPDATE",
-                param_list(1, chunk.len())
+                Params::new(backend).list(chunk.len())
             );
             let mut q = sqlx::query(&lock);
             for l in chunk {
@@ -160,7 +160,7 @@ pub async fn post_fan_out(
         }
         let sql = format!(
             "UPDATE ledger_accounts SET credits_posted = credits_posted + ({case}) \
-             WHERE base_id = ${base_param} AND id IN ({list})"
+             WHERE id IN ({list}) AND base_id = {base_param}"
         );
         let mut q = sqlx::query(&sql);
         for l in chunk {
@@ -184,7 +184,7 @@ pub async fn post_fan_out(
         let sql = format!(
             "INSERT INTO ledger_requests (base_id, idempotency_key, request_digest, created_at) VALUES {} \
              ON CONFLICT (base_id, idempotency_key) DO NOTHING RETURNING idempotency_key",
-            placeholders(chunk.len(), 4)
+            Params::new(backend).rows(chunk.len(), 4)
         );
         let mut q = sqlx::query(&sql);
         for l in chunk {
@@ -208,7 +208,7 @@ pub async fn post_fan_out(
         let sql = format!(
             "INSERT INTO ledger_transfers (id, base_id, idempotency_key, position, debit_account_id, credit_account_id, \
              amount_fen, mode, state, expires_at, resolved_at, memo, created_at) VALUES {}",
-            placeholders(chunk.len(), 13)
+            Params::new(backend).rows(chunk.len(), 13)
         );
         let mut q = sqlx::query(&sql);
         for (i, l) in chunk.iter().enumerate() {

@@ -99,7 +99,10 @@ impl Relay {
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_string())
             .context("build message")?;
-        self.transport.send(message).await.context("SMTP relay refused the mail")?;
+        self.transport
+            .send(message)
+            .await
+            .context("SMTP relay refused the mail")?;
         Ok(())
     }
 }
@@ -146,7 +149,8 @@ pub async fn deliver_due(db: &Db, relay: &Relay) -> anyhow::Result<Sweep> {
         .fetch_optional(db.pool())
         .await?;
         let Some(row) = claimed else { continue };
-        let (to, subject, body, attempts): (String, String, String, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (to, subject, body, attempts): (String, String, String, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
         match relay.deliver(&to, &subject, &body).await {
             Ok(()) => {
                 sqlx::query("UPDATE email_outbox SET status = 'sent', sent_at = $1, last_error = NULL WHERE id = $2")
@@ -159,15 +163,13 @@ pub async fn deliver_due(db: &Db, relay: &Relay) -> anyhow::Result<Sweep> {
             Err(e) => {
                 let error = format!("{e:#}");
                 let give_up = attempts >= MAX_ATTEMPTS;
-                sqlx::query(
-                    "UPDATE email_outbox SET status = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4",
-                )
-                .bind(if give_up { "failed" } else { "pending" })
-                .bind(time::to_text(Utc::now() + backoff(attempts)))
-                .bind(error.chars().take(500).collect::<String>())
-                .bind(&id)
-                .execute(db.pool())
-                .await?;
+                sqlx::query("UPDATE email_outbox SET status = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
+                    .bind(if give_up { "failed" } else { "pending" })
+                    .bind(time::to_text(Utc::now() + backoff(attempts)))
+                    .bind(error.chars().take(500).collect::<String>())
+                    .bind(&id)
+                    .execute(db.pool())
+                    .await?;
                 tracing::warn!(outbox_id = %id, attempts, give_up, error = %error, "notification mail not delivered");
                 if give_up {
                     sweep.failed += 1;
@@ -193,7 +195,12 @@ pub fn spawn(state: &AppState) -> anyhow::Result<Option<tokio::task::JoinHandle<
             tick.tick().await;
             match deliver_due(&db, &relay).await {
                 Ok(s) if s == Sweep::default() => {}
-                Ok(s) => tracing::info!(sent = s.sent, retrying = s.retrying, failed = s.failed, "notification mail sweep"),
+                Ok(s) => tracing::info!(
+                    sent = s.sent,
+                    retrying = s.retrying,
+                    failed = s.failed,
+                    "notification mail sweep"
+                ),
                 Err(e) => tracing::warn!(error = %e, "notification mail sweep failed"),
             }
         }

@@ -238,13 +238,14 @@ pub async fn mark_read(
 pub async fn mark_all_read(state: &AppState, actor: &Actor, base_id: &str, user_id: &str) -> Result<u64, AppError> {
     let mut tx = state.db.begin().await?;
     let now = time::now_text();
-    let n = sqlx::query("UPDATE notifications SET read_at = $1 WHERE base_id = $2 AND user_id = $3 AND read_at IS NULL")
-        .bind(&now)
-        .bind(base_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let n =
+        sqlx::query("UPDATE notifications SET read_at = $1 WHERE base_id = $2 AND user_id = $3 AND read_at IS NULL")
+            .bind(&now)
+            .bind(base_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
     if n > 0 {
         audit::append(
             &mut tx,
@@ -276,7 +277,12 @@ pub async fn email_of(state: &AppState, user_id: &str) -> Result<Option<String>,
 
 /// Sets (or with an empty value clears) where the caller's notices are mailed.
 /// The address is personal information: the audit entry keeps it masked.
-pub async fn set_email(state: &AppState, actor: &Actor, user_id: &str, email: &str) -> Result<Option<String>, AppError> {
+pub async fn set_email(
+    state: &AppState,
+    actor: &Actor,
+    user_id: &str,
+    email: &str,
+) -> Result<Option<String>, AppError> {
     let email = email.trim();
     let parsed = if email.is_empty() {
         None

@@ -38,7 +38,7 @@ pub struct CorrectionItem {
     pub granted_fen: i64,
     /// Adjustments recorded by earlier corrections of this grant
     pub adjusted_fen: i64,
-    /// The stored facts and parameters give the stored amount again under the grant's own version
+    /// The stored facts and parameters give the stored amount and policy hash again under the grant's own version
     pub reproduced: bool,
     /// What the correcting version gives (`null` = undecidable from the snapshot)
     pub entitled_fen: Option<i64>,
@@ -107,7 +107,7 @@ async fn plan_on(
 ) -> Result<CorrectionPlan, AppError> {
     let policy = library::compiled_version(v)?;
     let rows = sqlx::query(
-        "SELECT g.id, g.enterprise_id, e.name, g.version_id, g.amount_fen, g.params_json, g.facts_json \
+        "SELECT g.id, g.enterprise_id, e.name, g.version_id, g.amount_fen, g.params_json, g.facts_json, g.policy_hash \
          FROM policy_grants g JOIN enterprises e ON e.id = g.enterprise_id \
          WHERE g.base_id = $1 AND g.policy_id = $2 AND g.state <> 'cancelled' ORDER BY e.name, g.id",
     )
@@ -165,10 +165,11 @@ async fn plan_on(
             .facts_from_json(&serde_json::Value::Object(values))
             .unwrap_or_default();
         let old_policy = library::compiled_version(granted_under)?;
+        let stored_hash: String = r.get(7);
         let reproduced = match params::from_stored(&old_policy, &params_json) {
             Ok(o) => {
                 let again = old_policy.evaluate(&facts, &o);
-                again.eligible == Tri::Yes && again.amount == Some(granted_fen)
+                again.eligible == Tri::Yes && again.amount == Some(granted_fen) && again.policy_hash == stored_hash
             }
             Err(_) => false,
         };
@@ -210,7 +211,11 @@ async fn plan_on(
             entitled_fen: entitled,
             delta_fen: delta,
             kind: kind.into(),
-            missing_facts: if entitled.is_none() { now.missing_facts } else { Vec::new() },
+            missing_facts: if entitled.is_none() {
+                now.missing_facts
+            } else {
+                Vec::new()
+            },
         });
     }
     Ok(plan)
@@ -218,7 +223,12 @@ async fn plan_on(
 
 /// Top-ups and clawbacks that correcting version `number` (default: the
 /// version in force today) makes to the grants of earlier versions.
-pub async fn plan(state: &AppState, base_id: &str, policy_id: &str, number: Option<i64>) -> Result<CorrectionPlan, AppError> {
+pub async fn plan(
+    state: &AppState,
+    base_id: &str,
+    policy_id: &str,
+    number: Option<i64>,
+) -> Result<CorrectionPlan, AppError> {
     let (v, versions) = target(state, base_id, policy_id, number).await?;
     let mut conn = state.db.pool().acquire().await?;
     plan_on(&mut conn, &versions, base_id, policy_id, &v).await

@@ -313,7 +313,12 @@ fn param_views(policy: &Policy) -> Vec<ParamView> {
 }
 
 /// The impact of version `number` of a policy (default its latest version).
-pub async fn preview(state: &AppState, base_id: &str, policy_id: &str, number: Option<i64>) -> Result<Impact, AppError> {
+pub async fn preview(
+    state: &AppState,
+    base_id: &str,
+    policy_id: &str,
+    number: Option<i64>,
+) -> Result<Impact, AppError> {
     let (info, v, policy) = judge::version_of(state, base_id, policy_id, number).await?;
     let firms = registry(state, base_id).await?;
     let outcomes = evaluate(&policy, &firms, &ParamOverrides::new());

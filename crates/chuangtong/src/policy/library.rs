@@ -442,8 +442,9 @@ pub async fn version(db: &Db, base_id: &str, policy_id: &str, number: Option<i64
     }
     match number {
         None => Ok(all.last().cloned().expect("not empty")),
-        Some(n) => all.into_iter().find(|v| v.version == n).ok_or_else(|| {
-            AppError::field("version", "policy.unknown_version", format!("该政策没有第{n}版"))
-        }),
+        Some(n) => all
+            .into_iter()
+            .find(|v| v.version == n)
+            .ok_or_else(|| AppError::field("version", "policy.unknown_version", format!("该政策没有第{n}版"))),
     }
 }

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use super::correction::{self, CorrectionPlan};
 use super::impact::{self, Impact};
 use super::judge::{self, Answer, Matches, Simulation};
-use super::{params, push};
 use super::library::{self, PolicyInfo};
+use super::{params, push};
 use crate::auth::{PageScope, Role};
 use crate::storage::time;
 use crate::web::error::{AppError, PageResult};
@@ -115,7 +115,10 @@ pub fn fen_abs(fen: &i64) -> String {
 /// With a sign: "+1,000.00", "-500.00", "0.00".
 pub fn signed_fen(fen: &i64) -> String {
     let sign = if *fen > 0 { "+" } else { "" };
-    format!("{sign}{}", chuangtong_domain::Fen::from_fen(*fen).to_yuan_string_grouped())
+    format!(
+        "{sign}{}",
+        chuangtong_domain::Fen::from_fen(*fen).to_yuan_string_grouped()
+    )
 }
 
 #[derive(Deserialize, Default)]

@@ -22,11 +22,7 @@ pub fn parse_literal(ty: &Type, literal: &str) -> Result<Value, String> {
             .first()
             .map(|d| d.default.clone())
             .ok_or_else(|| "参数值无法识别".into()),
-        Err(errs) => Err(errs
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("；")),
+        Err(errs) => Err(errs.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("；")),
     }
 }
 
@@ -35,10 +31,9 @@ pub fn parse_literal(ty: &Type, literal: &str) -> Result<Value, String> {
 fn value_of(ty: &Type, v: &serde_json::Value) -> Result<Value, String> {
     match (ty, v) {
         (Type::Int, serde_json::Value::Number(n)) => n.as_i64().map(Value::Int).ok_or_else(|| "应为整数".into()),
-        (Type::Money, serde_json::Value::Number(n)) => n
-            .as_i64()
-            .map(Value::Money)
-            .ok_or_else(|| "金额应为整数分".into()),
+        (Type::Money, serde_json::Value::Number(n)) => {
+            n.as_i64().map(Value::Money).ok_or_else(|| "金额应为整数分".into())
+        }
         (Type::Bool, serde_json::Value::Bool(b)) => Ok(Value::Bool(*b)),
         (Type::Text, serde_json::Value::String(s)) => Ok(Value::Text(s.clone())),
         (_, serde_json::Value::String(s)) => parse_literal(ty, s),
@@ -64,7 +59,10 @@ fn changed(def_ty: &Type, default: &Value, v: &serde_json::Value) -> Result<Valu
 }
 
 /// Overrides from `{parameter name: new value}`; every bad entry is reported.
-pub fn from_json(policy: &Policy, given: &serde_json::Map<String, serde_json::Value>) -> Result<ParamOverrides, AppError> {
+pub fn from_json(
+    policy: &Policy,
+    given: &serde_json::Map<String, serde_json::Value>,
+) -> Result<ParamOverrides, AppError> {
     let mut o = ParamOverrides::new();
     let mut errs = Vec::new();
     for (name, v) in given {
@@ -145,7 +143,10 @@ mod tests {
     #[test]
     fn literals_are_read_by_the_rules_compiler() {
         assert_eq!(parse_literal(&Type::Money, "120万元"), Ok(Value::Money(120_000_000)));
-        assert_eq!(parse_literal(&Type::Rate, "25%"), Ok(Value::Rate(Rate::new(1, 4).unwrap())));
+        assert_eq!(
+            parse_literal(&Type::Rate, "25%"),
+            Ok(Value::Rate(Rate::new(1, 4).unwrap()))
+        );
         assert_eq!(parse_literal(&Type::Int, "6"), Ok(Value::Int(6)));
         assert!(parse_literal(&Type::Int, "6元").is_err());
         assert!(parse_literal(&Type::Int, "6\nrequire \"x\": true").is_err());
@@ -167,7 +168,10 @@ mod tests {
         );
         let stored = serde_json::Value::Object(snapshot(&p, &o)).to_string();
         assert_eq!(from_stored(&p, &stored).unwrap().get("倍数"), o.get("倍数"));
-        assert_eq!(from_stored(&p, &stored).unwrap().get("上限"), Some(&Value::Money(300_000_000)));
+        assert_eq!(
+            from_stored(&p, &stored).unwrap().get("上限"),
+            Some(&Value::Money(300_000_000))
+        );
         assert_eq!(
             from_form(&p, "倍数", "B", "4").unwrap().get("倍数"),
             Some(&Value::table([("A", Value::Int(5)), ("B", Value::Int(4))]))

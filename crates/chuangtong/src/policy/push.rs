@@ -38,7 +38,13 @@ pub async fn notified(db: &Db, base_id: &str, version_id: &str) -> Result<BTreeS
 }
 
 /// Notifies every qualifying firm not yet told about the version in force.
-pub async fn notify_matches(state: &AppState, actor: &Actor, base_id: &str, base_code: &str, policy_id: &str) -> Result<PushRun, AppError> {
+pub async fn notify_matches(
+    state: &AppState,
+    actor: &Actor,
+    base_id: &str,
+    base_code: &str,
+    policy_id: &str,
+) -> Result<PushRun, AppError> {
     let m = judge::matches(state, base_id, policy_id).await?;
     let info = super::library::get(&state.db, base_id, policy_id, time::today()).await?;
     if info.state != "published" {

@@ -144,7 +144,11 @@ pub async fn start(
     bytes: Vec<u8>,
 ) -> Result<ImportJob, AppError> {
     if bytes.is_empty() {
-        return Err(AppError::field("file", "import.no_file", "请选择要导入的CSV或Excel文件"));
+        return Err(AppError::field(
+            "file",
+            "import.no_file",
+            "请选择要导入的CSV或Excel文件",
+        ));
     }
     let format = Format::sniff(&bytes);
     let id = crate::new_id();
@@ -348,7 +352,13 @@ impl Job {
     }
 }
 
-async fn insert_chunk(tx: &mut Tx, state: &AppState, base_id: &str, chunk: &[CheckedRow], now: &str) -> Result<(), AppError> {
+async fn insert_chunk(
+    tx: &mut Tx,
+    state: &AppState,
+    base_id: &str,
+    chunk: &[CheckedRow],
+    now: &str,
+) -> Result<(), AppError> {
     const COLS: usize = 16;
     let mut sql = String::from(
         "INSERT INTO enterprises (id, base_id, uscc, name, region_code, industry, founded_on, registered_capital_fen, \
@@ -772,10 +782,58 @@ mod tests {
         bad_check.push(if uscc(2).ends_with('0') { '1' } else { '0' });
         let rows = vec![
             head,
-            row(&[&good, "甲公司", "350105", "I", "2020-01-01", "100", "5", "是", "", "", ""]),
-            row(&[&bad_check, "乙公司", "999999", "Z", "2020-13-01", "1.234", "-1", "也许", "", "", "123"]),
-            row(&[&good, "丙公司", "350105", "信息传输、软件和信息技术服务业", "2020-01-01", "0", "0", "", "", "", ""]),
-            row(&[&uscc(3), "丁公司", "350105", "I", "2020-01-01", "0", "0", "", "", "", ""]),
+            row(&[
+                &good,
+                "甲公司",
+                "350105",
+                "I",
+                "2020-01-01",
+                "100",
+                "5",
+                "是",
+                "",
+                "",
+                "",
+            ]),
+            row(&[
+                &bad_check,
+                "乙公司",
+                "999999",
+                "Z",
+                "2020-13-01",
+                "1.234",
+                "-1",
+                "也许",
+                "",
+                "",
+                "123",
+            ]),
+            row(&[
+                &good,
+                "丙公司",
+                "350105",
+                "信息传输、软件和信息技术服务业",
+                "2020-01-01",
+                "0",
+                "0",
+                "",
+                "",
+                "",
+                "",
+            ]),
+            row(&[
+                &uscc(3),
+                "丁公司",
+                "350105",
+                "I",
+                "2020-01-01",
+                "0",
+                "0",
+                "",
+                "",
+                "",
+                "",
+            ]),
         ];
         let (ok, errors) = validate(&rows, &[&uscc(3)]);
         assert_eq!(ok, 1);
@@ -787,7 +845,16 @@ mod tests {
                 .collect()
         };
         let row3 = at(3);
-        for col in ["统一社会信用代码", "所在地区代码", "行业门类", "成立日期", "注册资本（元）", "从业人数", "高新技术企业", "联系电话"] {
+        for col in [
+            "统一社会信用代码",
+            "所在地区代码",
+            "行业门类",
+            "成立日期",
+            "注册资本（元）",
+            "从业人数",
+            "高新技术企业",
+            "联系电话",
+        ] {
             assert!(row3.iter().any(|(c, _)| *c == col), "row 3 misses {col}: {row3:?}");
         }
         assert_eq!(at(4), vec![("统一社会信用代码", "import.duplicate")]);

@@ -123,7 +123,11 @@ struct ImportPage {
     error: Option<String>,
 }
 
-async fn import_view(state: &AppState, scope: &BaseScope, error: Option<String>) -> Result<ImportPage, crate::web::error::AppError> {
+async fn import_view(
+    state: &AppState,
+    scope: &BaseScope,
+    error: Option<String>,
+) -> Result<ImportPage, crate::web::error::AppError> {
     Ok(ImportPage {
         nav: Nav::for_scope(scope),
         base_code: scope.base.code.clone(),

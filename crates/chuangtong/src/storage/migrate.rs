@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_search"),
     migration!(14, "0014_financing"),
     migration!(9, "0009_notifications"),
+    migration!(10, "0010_tickets"),
     migration!(15, "0015_flash_claims"),
     migration!(11, "0011_imports"),
     migration!(13, "0013_policy_impact"),

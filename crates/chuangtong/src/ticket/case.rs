@@ -326,7 +326,8 @@ async fn record(
     .bind(note)
     .execute(&mut **tx)
     .await?;
-    let summary = |t: &Ticket| serde_json::json!({ "state": t.state.as_str(), "steward_id": t.steward_id, "rating": t.rating });
+    let summary =
+        |t: &Ticket| serde_json::json!({ "state": t.state.as_str(), "steward_id": t.steward_id, "rating": t.rating });
     audit::append(
         tx,
         keys,
@@ -376,8 +377,9 @@ pub async fn raise(
             owner = None;
         }
     }
-    let now_t = Utc::now();
-    let now = time::to_text(now_t);
+    // The stored instant (to the millisecond) is the one the clocks start from.
+    let now = time::now_text();
+    let now_t = time::parse_text(&now).unwrap_or_else(Utc::now);
     let id = crate::new_id();
     let st = if owner.is_some() { State::Open } else { State::InPool };
     let response_due_at = time::to_text(sla::add_working_hours(&cal, now_t, hours));
@@ -403,7 +405,18 @@ pub async fn raise(
     .execute(&mut *tx)
     .await?;
     let t = load(&mut tx, base_id, p, &id).await?;
-    record(&mut tx, &state.keys, base_id, &id, actor, "raise", None, &t, &description).await?;
+    record(
+        &mut tx,
+        &state.keys,
+        base_id,
+        &id,
+        actor,
+        "raise",
+        None,
+        &t,
+        &description,
+    )
+    .await?;
     let notice = Notice {
         kind: "ticket.raised",
         title: format!("新工单（{}）：{}", category.label(), title),
@@ -627,7 +640,18 @@ pub async fn step(
             None => None,
         };
     }
-    record(&mut tx, &state.keys, base_id, id, actor, event.as_str(), Some(&before), &t, &note).await?;
+    record(
+        &mut tx,
+        &state.keys,
+        base_id,
+        id,
+        actor,
+        event.as_str(),
+        Some(&before),
+        &t,
+        &note,
+    )
+    .await?;
     notify_step(&mut tx, base_id, &before, &t, event, &note, new_steward_name.as_deref()).await?;
     tx.commit().await?;
     Ok(flagged(t))
@@ -656,12 +680,23 @@ async fn notify_step(
     let (to, n) = match event {
         Event::Accept => (
             enterprise,
-            notice("ticket.accepted", format!("工单已受理：{}", t.title), format!("{who} 已受理您的工单，将跟进到底。")),
+            notice(
+                "ticket.accepted",
+                format!("工单已受理：{}", t.title),
+                format!("{who} 已受理您的工单，将跟进到底。"),
+            ),
         ),
-        Event::Reply => (enterprise, notice("ticket.replied", format!("管家答复：{}", t.title), note.to_string())),
+        Event::Reply => (
+            enterprise,
+            notice("ticket.replied", format!("管家答复：{}", t.title), note.to_string()),
+        ),
         Event::Grab => (
             enterprise,
-            notice("ticket.grabbed", format!("工单已接单：{}", t.title), format!("{who} 已接手您的工单。")),
+            notice(
+                "ticket.grabbed",
+                format!("工单已接单：{}", t.title),
+                format!("{who} 已接手您的工单。"),
+            ),
         ),
         Event::Resolve => (
             enterprise,
@@ -680,7 +715,10 @@ async fn notify_step(
                 &notice(
                     "ticket.handed_on",
                     format!("转派给您的工单：{}", t.title),
-                    format!("来自 {}：{note}", before.steward_name.as_deref().unwrap_or("基地管理员")),
+                    format!(
+                        "来自 {}：{note}",
+                        before.steward_name.as_deref().unwrap_or("基地管理员")
+                    ),
                 ),
             )
             .await?;
@@ -695,7 +733,11 @@ async fn notify_step(
         }
         Event::Release => (
             Recipient::Role(crate::auth::Role::Steward),
-            notice("ticket.pooled", format!("工单池有新工单：{}", t.title), format!("退回原因：{note}")),
+            notice(
+                "ticket.pooled",
+                format!("工单池有新工单：{}", t.title),
+                format!("退回原因：{note}"),
+            ),
         ),
         Event::Comment | Event::Reopen | Event::Withdraw | Event::Rate => {
             let steward = match event {
@@ -704,8 +746,16 @@ async fn notify_step(
             };
             let Some(s) = steward else { return Ok(()) };
             let n = match event {
-                Event::Comment => notice("ticket.commented", format!("企业补充说明：{}", t.title), note.to_string()),
-                Event::Reopen => notice("ticket.reopened", format!("工单被重新打开：{}", t.title), format!("原因：{note}")),
+                Event::Comment => notice(
+                    "ticket.commented",
+                    format!("企业补充说明：{}", t.title),
+                    note.to_string(),
+                ),
+                Event::Reopen => notice(
+                    "ticket.reopened",
+                    format!("工单被重新打开：{}", t.title),
+                    format!("原因：{note}"),
+                ),
                 Event::Withdraw => notice("ticket.withdrawn", format!("工单已撤回：{}", t.title), note.to_string()),
                 _ => notice(
                     "ticket.rated",

@@ -73,7 +73,11 @@ pub fn median(mut v: Vec<i64>) -> Option<i64> {
     }
     v.sort_unstable();
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    })
 }
 
 pub async fn rankings(state: &AppState, base_id: &str) -> Result<Vec<StewardRank>, AppError> {
@@ -155,8 +159,7 @@ pub async fn rankings(state: &AppState, base_id: &str) -> Result<Vec<StewardRank
             median_response_minutes: median(responses),
             median_resolution_minutes: median(resolutions),
             on_time_bp: (handled > 0).then(|| on_time * 10_000 / handled),
-            avg_rating_x100: (!ratings.is_empty())
-                .then(|| ratings.iter().sum::<i64>() * 100 / ratings.len() as i64),
+            avg_rating_x100: (!ratings.is_empty()).then(|| ratings.iter().sum::<i64>() * 100 / ratings.len() as i64),
             ratings: ratings.len() as i64,
             steward_id: id,
         });

@@ -63,7 +63,11 @@ pub fn add_working_hours(cal: &WorkCalendar, start: DateTime<Utc>, hours: i64) -
                 let available = closes() - t;
                 if left <= available {
                     let at = day.and_time(t) + left;
-                    return tz.from_local_datetime(&at).single().expect("fixed offset").with_timezone(&Utc);
+                    return tz
+                        .from_local_datetime(&at)
+                        .single()
+                        .expect("fixed offset")
+                        .with_timezone(&Utc);
                 }
                 left -= available;
             }
@@ -180,7 +184,11 @@ pub async fn set_limits(state: &AppState, actor: &Actor, base_id: &str, f: &Limi
         errs.push("category", "ticket.category", "请选择有效的工单类别");
     }
     if !(1..=200).contains(&f.response_hours) {
-        errs.push("response_hours", "ticket.sla.response_hours", "响应时限应为 1–200 个工作小时");
+        errs.push(
+            "response_hours",
+            "ticket.sla.response_hours",
+            "响应时限应为 1–200 个工作小时",
+        );
     }
     if !(1..=120).contains(&f.resolve_days) {
         errs.push("resolve_days", "ticket.sla.resolve_days", "办结时限应为 1–120 个工作日");
@@ -243,13 +251,25 @@ mod tests {
     fn hours_run_in_office_time_only() {
         let cal = WorkCalendar::builtin();
         // Thu 26 Nov 2026, 15:00 + 4 h: 2 h today, 2 h Friday morning.
-        assert_eq!(add_working_hours(&cal, bj(2026, 11, 26, 15, 0), 4), bj(2026, 11, 27, 11, 0));
+        assert_eq!(
+            add_working_hours(&cal, bj(2026, 11, 26, 15, 0), 4),
+            bj(2026, 11, 27, 11, 0)
+        );
         // Friday 16:30 + 1 h: 30 min Friday, 30 min Monday.
-        assert_eq!(add_working_hours(&cal, bj(2026, 11, 27, 16, 30), 1), bj(2026, 11, 30, 9, 30));
+        assert_eq!(
+            add_working_hours(&cal, bj(2026, 11, 27, 16, 30), 1),
+            bj(2026, 11, 30, 9, 30)
+        );
         // Raised at night: the clock starts at 09:00 next working day.
-        assert_eq!(add_working_hours(&cal, bj(2026, 11, 25, 22, 0), 2), bj(2026, 11, 26, 11, 0));
+        assert_eq!(
+            add_working_hours(&cal, bj(2026, 11, 25, 22, 0), 2),
+            bj(2026, 11, 26, 11, 0)
+        );
         // Exactly a day's worth ends at closing time.
-        assert_eq!(add_working_hours(&cal, bj(2026, 11, 26, 9, 0), 8), bj(2026, 11, 26, 17, 0));
+        assert_eq!(
+            add_working_hours(&cal, bj(2026, 11, 26, 9, 0), 8),
+            bj(2026, 11, 26, 17, 0)
+        );
     }
 
     #[test]
@@ -265,17 +285,27 @@ mod tests {
         // The domain calendar agrees on working days.
         assert_eq!(
             add_working_days(&cal, NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(), 5),
-            cal.add_working_days(NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(), 5).unwrap()
+            cal.add_working_days(NaiveDate::from_ymd_opt(2026, 9, 30).unwrap(), 5)
+                .unwrap()
         );
     }
 
     #[test]
     fn minutes_between_count_office_time() {
         let cal = WorkCalendar::builtin();
-        assert_eq!(working_minutes_between(&cal, bj(2026, 11, 26, 10, 0), bj(2026, 11, 26, 10, 45)), 45);
+        assert_eq!(
+            working_minutes_between(&cal, bj(2026, 11, 26, 10, 0), bj(2026, 11, 26, 10, 45)),
+            45
+        );
         // Over a weekend: Fri 16:00 → Mon 10:00 is 2 h.
-        assert_eq!(working_minutes_between(&cal, bj(2026, 11, 27, 16, 0), bj(2026, 11, 30, 10, 0)), 120);
-        assert_eq!(working_minutes_between(&cal, bj(2026, 11, 27, 16, 0), bj(2026, 11, 27, 15, 0)), 0);
+        assert_eq!(
+            working_minutes_between(&cal, bj(2026, 11, 27, 16, 0), bj(2026, 11, 30, 10, 0)),
+            120
+        );
+        assert_eq!(
+            working_minutes_between(&cal, bj(2026, 11, 27, 16, 0), bj(2026, 11, 27, 15, 0)),
+            0
+        );
         // Round trip with add_working_hours.
         let s = bj(2026, 12, 30, 14, 20);
         for h in [1, 5, 9, 30] {
@@ -288,6 +318,9 @@ mod tests {
         let cal = WorkCalendar::builtin();
         let d = NaiveDate::from_ymd_opt(2031, 3, 7).unwrap(); // a Friday
         assert!(is_working(&cal, d));
-        assert_eq!(add_working_days(&cal, d, 1), NaiveDate::from_ymd_opt(2031, 3, 10).unwrap());
+        assert_eq!(
+            add_working_days(&cal, d, 1),
+            NaiveDate::from_ymd_opt(2031, 3, 10).unwrap()
+        );
     }
 }

@@ -144,7 +144,11 @@ impl TryFrom<&BatchForm> for NewBatch {
             "" | "first_come" => false,
             "lottery" => true,
             _ => {
-                e.push("claim_mode", "voucher.claim_mode", "申领方式应为先到先得（first_come）或摇号（lottery）");
+                e.push(
+                    "claim_mode",
+                    "voucher.claim_mode",
+                    "申领方式应为先到先得（first_come）或摇号（lottery）",
+                );
                 false
             }
         };

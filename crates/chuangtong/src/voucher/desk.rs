@@ -37,7 +37,7 @@ use super::claim::{self, Claim};
 use crate::audit::{self, Actor, Entry};
 use crate::ledger::fan_out::{self, FanOutLeg, NewAccount};
 use crate::ledger::{AccountKind, Failure};
-use crate::storage::{param_list, placeholders, time, Backend, Tx};
+use crate::storage::{time, Backend, Params, Tx};
 use crate::web::error::AppError;
 use crate::web::AppState;
 
@@ -139,7 +139,13 @@ impl Desk {
     /// Claims for `enterprise_id`; the answer comes once its group committed.
     pub async fn claim(&self, actor: &Actor, enterprise_id: &str) -> Result<Claim, AppError> {
         if self.is_sold_out() {
-            let known = self.shared.claimed.lock().expect("claimed map").get(enterprise_id).cloned();
+            let known = self
+                .shared
+                .claimed
+                .lock()
+                .expect("claimed map")
+                .get(enterprise_id)
+                .cloned();
             return match known {
                 Some(mut c) => {
                     c.replayed = true;
@@ -359,11 +365,13 @@ async fn commit_group(state: &AppState, terms: &Terms, firms: &[Firm]) -> Result
     .get(0);
 
     // Firms that claimed before get their first claim back.
+    let mut p = Params::new(state.db.backend());
     let sql = format!(
         "SELECT c.enterprise_id, c.id, c.amount_fen, a.credits_posted - a.debits_posted - a.debits_pending, c.created_at \
          FROM voucher_claims c JOIN ledger_accounts a ON a.id = c.wallet_account_id \
-         WHERE c.batch_id = $1 AND c.enterprise_id IN ({})",
-        param_list(2, ids.len())
+         WHERE c.batch_id = {} AND c.enterprise_id IN ({})",
+        p.one(),
+        p.list(ids.len())
     );
     let mut q = sqlx::query(&sql).bind(&terms.batch_id);
     for id in &ids {
@@ -385,9 +393,11 @@ async fn commit_group(state: &AppState, terms: &Terms, firms: &[Firm]) -> Result
         );
     }
     // Only firms of this base's registry can claim.
+    let mut p = Params::new(state.db.backend());
     let sql = format!(
-        "SELECT id FROM enterprises WHERE base_id = $1 AND id IN ({})",
-        param_list(2, ids.len())
+        "SELECT id FROM enterprises WHERE base_id = {} AND id IN ({})",
+        p.one(),
+        p.list(ids.len())
     );
     let mut q = sqlx::query(&sql).bind(base_id);
     for id in &ids {
@@ -467,7 +477,7 @@ pub(super) async fn write_claims(
             no_overdraft: true,
         })
         .collect();
-    let created = fan_out::open_new_accounts(tx, base_id, &wallets).await?;
+    let created = fan_out::open_new_accounts(tx, state.db.backend(), base_id, &wallets).await?;
     let mut lost_race = Vec::new();
     let mut returned = 0;
     let mut winners: Vec<(&Firm, i64, String)> = Vec::with_capacity(fresh.len());
@@ -491,14 +501,13 @@ pub(super) async fn write_claims(
                 memo: format!("申领创新券 {}", terms.code),
             })
             .collect();
-        let transfers =
-            fan_out::post_fan_out(tx, state.db.backend(), base_id, &terms.budget_account_id, &legs).await?;
+        let transfers = fan_out::post_fan_out(tx, state.db.backend(), base_id, &terms.budget_account_id, &legs).await?;
         let created_at = time::now_text();
         for chunk in winners.iter().zip(&transfers).collect::<Vec<_>>().chunks(500) {
             let sql = format!(
                 "INSERT INTO voucher_claims (id, base_id, batch_id, enterprise_id, amount_fen, wallet_account_id, \
                  transfer_id, created_at) VALUES {}",
-                placeholders(chunk.len(), 8)
+                Params::new(state.db.backend()).rows(chunk.len(), 8)
             );
             let mut q = sqlx::query(&sql);
             for ((f, amount, wallet), transfer) in chunk {

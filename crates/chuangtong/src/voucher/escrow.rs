@@ -27,7 +27,9 @@ use sqlx::Row;
 
 use super::accounts;
 use crate::audit::{self, Actor, Entry};
+use crate::auth::Role;
 use crate::ledger::{self, Resolution, TransferSpec};
+use crate::notify::Recipient;
 use crate::storage::{time, Backend, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::web::AppState;
@@ -57,7 +59,8 @@ pub struct Milestone {
     pub decision_note: Option<String>,
 }
 
-const COLUMNS: &str = "id, order_id, seq, title, price_fen, escrow_fen, state, evidence, delivered_on, dispute_deadline, \
+const COLUMNS: &str =
+    "id, order_id, seq, title, price_fen, escrow_fen, state, evidence, delivered_on, dispute_deadline, \
      dispute_reason, accepted_how, decision_note, transfer_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Milestone {
@@ -146,11 +149,13 @@ async fn lock_order(tx: &mut Tx, backend: Backend, base_id: &str, order_id: &str
 /// Whether an order is paid in milestones (whole-order delivery and
 /// confirmation do not apply to it).
 pub async fn has_milestones(tx: &mut Tx, order_id: &str) -> Result<bool, AppError> {
-    Ok(sqlx::query("SELECT 1 FROM order_milestones WHERE order_id = $1 LIMIT 1")
-        .bind(order_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
+    Ok(
+        sqlx::query("SELECT 1 FROM order_milestones WHERE order_id = $1 LIMIT 1")
+            .bind(order_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .is_some(),
+    )
 }
 
 /// Splits an order's voucher part into escrowed milestones (the order's enterprise).
@@ -176,9 +181,16 @@ pub async fn plan(
                 "请填写阶段名称（不超过100字）",
             );
         }
-        if let Some(f) = e.take(&format!("milestones[{i}].amount_yuan"), Fen::from_yuan_str(&m.amount_yuan)) {
+        if let Some(f) = e.take(
+            &format!("milestones[{i}].amount_yuan"),
+            Fen::from_yuan_str(&m.amount_yuan),
+        ) {
             if f.fen() <= 0 {
-                e.push(&format!("milestones[{i}].amount_yuan"), "escrow.amount", "阶段金额应大于0");
+                e.push(
+                    &format!("milestones[{i}].amount_yuan"),
+                    "escrow.amount",
+                    "阶段金额应大于0",
+                );
             }
             items.push((title.to_string(), f.fen()));
         }
@@ -192,7 +204,11 @@ pub async fn plan(
     if has_milestones(&mut tx, order_id).await? {
         return Err(AppError::refused("escrow.already_planned", "该订单已分阶段托管"));
     }
-    let Some(old_transfer) = order.transfer_id.clone().filter(|_| order.state == "placed" && order.voucher_fen > 0) else {
+    let Some(old_transfer) = order
+        .transfer_id
+        .clone()
+        .filter(|_| order.state == "placed" && order.voucher_fen > 0)
+    else {
         return Err(AppError::refused(
             "escrow.not_applicable",
             "只有已下单、尚未交付且使用创新券支付的订单才能分阶段托管",
@@ -255,12 +271,7 @@ pub async fn plan(
         &legs,
     )
     .await?;
-    for (i, (((title, price), share), transfer)) in items
-        .iter()
-        .zip(&shares)
-        .zip(&applied.transfer_ids)
-        .enumerate()
-    {
+    for (i, (((title, price), share), transfer)) in items.iter().zip(&shares).zip(&applied.transfer_ids).enumerate() {
         sqlx::query(
             "INSERT INTO order_milestones (id, base_id, order_id, seq, title, price_fen, escrow_fen, transfer_id, state) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'reserved')",
@@ -322,7 +333,12 @@ pub enum Viewer<'a> {
 
 /// The milestones of an order (its enterprise, its provider or an admin).
 /// Overdue milestones of the base are accepted first (the check on access).
-pub async fn list(state: &AppState, base_id: &str, order_id: &str, who: &Viewer<'_>) -> Result<Vec<Milestone>, AppError> {
+pub async fn list(
+    state: &AppState,
+    base_id: &str,
+    order_id: &str,
+    who: &Viewer<'_>,
+) -> Result<Vec<Milestone>, AppError> {
     auto_accept_due(state, base_id).await?;
     let r = sqlx::query("SELECT enterprise_id, provider_id FROM service_orders WHERE base_id = $1 AND id = $2")
         .bind(base_id)
@@ -389,7 +405,10 @@ async fn change(
         query = query.bind(b.clone());
     }
     if query.execute(&mut **tx).await?.rows_affected() == 0 {
-        return Err(AppError::refused("escrow.state", "阶段状态已被其他操作改变，请刷新后重试"));
+        return Err(AppError::refused(
+            "escrow.state",
+            "阶段状态已被其他操作改变，请刷新后重试",
+        ));
     }
     audit::append(
         tx,
@@ -511,6 +530,16 @@ pub async fn deliver(
         ],
     )
     .await?;
+    super::related::tell(
+        &mut tx,
+        base_id,
+        Recipient::Subject(&order.enterprise_id),
+        "milestone.delivered",
+        format!("第{}阶段“{}”已交付，请验收", m.seq, m.title),
+        format!("请在{deadline}前验收或提出异议，逾期视为验收。"),
+        &format!("market/orders/{}/milestones", m.order_id),
+    )
+    .await?;
     let out = reload(&mut tx, milestone_id).await?;
     tx.commit().await?;
     Ok(out)
@@ -525,6 +554,7 @@ async fn reload(tx: &mut Tx, id: &str) -> Result<Milestone, AppError> {
 }
 
 /// Accepts a delivered (or, by decision, disputed) milestone: its escrow posts.
+#[allow(clippy::too_many_arguments)]
 async fn accept_inner(
     tx: &mut Tx,
     state: &AppState,
@@ -586,7 +616,11 @@ pub async fn dispute(
 ) -> Result<Milestone, AppError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AppError::field("reason", "text.required", "请填写异议理由（不超过500字）"));
+        return Err(AppError::field(
+            "reason",
+            "text.required",
+            "请填写异议理由（不超过500字）",
+        ));
     }
     let mut tx = state.db.begin().await?;
     let (m, _, order) = load_for_change(&mut tx, state.db.backend(), base_id, milestone_id).await?;
@@ -599,8 +633,7 @@ pub async fn dispute(
             format!("该阶段当前为“{}”，不能提出异议", state_label(&m.state)),
         ));
     }
-    if m
-        .dispute_deadline
+    if m.dispute_deadline
         .as_deref()
         .is_some_and(|d| time::today().to_string().as_str() > d)
     {
@@ -621,6 +654,16 @@ pub async fn dispute(
         "disputed",
         ", dispute_reason = $4",
         &[Some(reason.to_string())],
+    )
+    .await?;
+    super::related::tell(
+        &mut tx,
+        base_id,
+        Recipient::Role(Role::BaseAdmin),
+        "milestone.disputed",
+        format!("第{}阶段“{}”有异议，待裁决", m.seq, m.title),
+        reason.to_string(),
+        &format!("market/orders/{}/milestones", m.order_id),
     )
     .await?;
     let out = reload(&mut tx, milestone_id).await?;
@@ -646,7 +689,11 @@ pub async fn decide(
 ) -> Result<Milestone, AppError> {
     let mut e = FieldErrors::default();
     if !matches!(d.decision.as_str(), "accept" | "refund") {
-        e.push("decision", "escrow.decision", "裁决应为 accept（验收付款）或 refund（退回）");
+        e.push(
+            "decision",
+            "escrow.decision",
+            "裁决应为 accept（验收付款）或 refund（退回）",
+        );
     }
     if d.note.trim().is_empty() || d.note.trim().chars().count() > 500 {
         e.push("note", "text.required", "请填写裁决理由（不超过500字）");
@@ -661,7 +708,17 @@ pub async fn decide(
         ));
     }
     if d.decision == "accept" {
-        accept_inner(&mut tx, state, actor, base_id, &m, &transfer, "decision", Some(d.note.trim())).await?;
+        accept_inner(
+            &mut tx,
+            state,
+            actor,
+            base_id,
+            &m,
+            &transfer,
+            "decision",
+            Some(d.note.trim()),
+        )
+        .await?;
     } else {
         ledger::resolve(&mut tx, &state.keys, actor, base_id, &transfer, Resolution::Void).await?;
         change(
@@ -732,11 +789,13 @@ pub async fn on_cancel(
     for r in &ms {
         let (id, transfer): (String, String) = (r.get(0), r.get(2));
         ledger::resolve(tx, &state.keys, actor, base_id, &transfer, Resolution::Void).await?;
-        sqlx::query("UPDATE order_milestones SET state = 'refunded', resolved_at = $1 WHERE id = $2 AND state = 'reserved'")
-            .bind(time::now_text())
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE order_milestones SET state = 'refunded', resolved_at = $1 WHERE id = $2 AND state = 'reserved'",
+        )
+        .bind(time::now_text())
+        .bind(&id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }

@@ -37,7 +37,12 @@ pub struct ExpiryRun {
 }
 
 /// Sweeps one expired batch. Refused (409) while the batch is still valid.
-pub async fn expire_batch(state: &AppState, actor: &Actor, base_id: &str, batch_id: &str) -> Result<ExpiryRun, AppError> {
+pub async fn expire_batch(
+    state: &AppState,
+    actor: &Actor,
+    base_id: &str,
+    batch_id: &str,
+) -> Result<ExpiryRun, AppError> {
     let mut tx = state.db.begin().await?;
     // Serialise sweeps of one batch (SQLite's BEGIN IMMEDIATE already does).
     let lock = if state.db.backend() == Backend::Postgres {
@@ -186,8 +191,10 @@ pub async fn expire_batch(state: &AppState, actor: &Actor, base_id: &str, batch_
             entity: "voucher_batch",
             entity_id: Some(batch_id),
             before: None,
-            after: Some(json!({ "released_orders": run.released_orders, "released_fen": run.released_fen,
-                "returned_wallets": run.returned_wallets, "returned_fen": run.returned_fen, "first_sweep": first })),
+            after: Some(
+                json!({ "released_orders": run.released_orders, "released_fen": run.released_fen,
+                "returned_wallets": run.returned_wallets, "returned_fen": run.returned_fen, "first_sweep": first }),
+            ),
         },
     )
     .await?;

@@ -75,10 +75,7 @@ pub async fn register_interest(
 ) -> Result<Interest, AppError> {
     let desk = state.claim_desks.get(state, base_id, batch_id).await?;
     if !desk.terms.lottery {
-        return Err(AppError::refused(
-            "voucher.not_lottery",
-            "本批次为先到先得，请直接申领",
-        ));
+        return Err(AppError::refused("voucher.not_lottery", "本批次为先到先得，请直接申领"));
     }
     desk.terms.check_window(Utc::now())?;
     let known = sqlx::query("SELECT 1 FROM enterprises WHERE base_id = $1 AND id = $2")
@@ -286,7 +283,9 @@ pub async fn draw(state: &AppState, actor: &Actor, base_id: &str, batch_id: &str
             .map_err(|e| AppError::Internal(anyhow::anyhow!("lottery draw: {e}")))?;
         if !lost.is_empty() {
             // A wallet of this batch can only come from this draw.
-            return Err(AppError::Internal(anyhow::anyhow!("lottery draw found existing wallets")));
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "lottery draw found existing wallets"
+            )));
         }
     }
     let now = time::now_text();
@@ -306,8 +305,10 @@ pub async fn draw(state: &AppState, actor: &Actor, base_id: &str, batch_id: &str
             entity: "voucher_batch",
             entity_id: Some(batch_id),
             before: None,
-            after: Some(json!({ "seed": seed, "seed_sm3": commitment(&seed), "registrants": drawn.len(),
-                "winners": winners, "budget_left_fen": left })),
+            after: Some(
+                json!({ "seed": seed, "seed_sm3": commitment(&seed), "registrants": drawn.len(),
+                "winners": winners, "budget_left_fen": left }),
+            ),
         },
     )
     .await?;

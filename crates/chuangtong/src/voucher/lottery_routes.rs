@@ -3,21 +3,34 @@
 //! read the public record (commitment, registrants, and after the draw the
 //! seed and the order); base admins run the draw.
 
-use axum::extract::{Path, State};
+use askama::Template;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Form, Json, Router};
 
 use super::lottery::{self, Interest, Lottery};
-use crate::auth::{BaseScope, Role};
-use crate::web::error::{ApiResult, AppError};
+use super::pages::{back, CsrfForm, Notice};
+use crate::auth::{BaseScope, PageScope, Role};
+use crate::web::error::{ApiResult, AppError, PageResult};
+use crate::web::pages::{page, Nav};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/bases/{base}/vouchers/batches/{id}/interest", post(register_interest))
-        .route("/api/v1/bases/{base}/vouchers/batches/{id}/lottery", get(lottery_record))
+        .route(
+            "/api/v1/bases/{base}/vouchers/batches/{id}/interest",
+            post(register_interest),
+        )
+        .route(
+            "/api/v1/bases/{base}/vouchers/batches/{id}/lottery",
+            get(lottery_record),
+        )
         .route("/api/v1/bases/{base}/vouchers/batches/{id}/draw", post(draw))
+        .route("/b/{base}/vouchers/{id}/interest", post(interest_submit))
+        .route("/b/{base}/vouchers/{id}/lottery", get(lottery_page))
+        .route("/b/{base}/vouchers/{id}/draw", post(draw_submit))
 }
 
 /// 登记意向 for a lottery batch (enterprise accounts). Registering again returns the first registration.
@@ -64,4 +77,58 @@ pub async fn draw(
     Ok(Json(
         lottery::draw(&state, &scope.user.actor(), &scope.base.id, &id).await?,
     ))
+}
+
+#[derive(Template)]
+#[template(path = "voucher/lottery.html")]
+struct LotteryPage {
+    nav: Nav,
+    base_code: String,
+    lottery: Lottery,
+    can_draw: bool,
+    notice: Notice,
+}
+
+async fn lottery_page(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Query(notice): Query<Notice>,
+) -> PageResult<impl IntoResponse> {
+    Ok(page(&LotteryPage {
+        nav: Nav::for_scope(&scope),
+        base_code: scope.base.code.clone(),
+        lottery: lottery::view(&state, &scope.base.id, &id).await?,
+        can_draw: scope.is_admin(),
+        notice,
+    }))
+}
+
+async fn interest_submit(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult<Response> {
+    scope.user.check_csrf(&f.csrf)?;
+    scope.require(&[Role::Enterprise])?;
+    let enterprise = scope.subject_id.clone().ok_or(AppError::Forbidden)?;
+    let result = lottery::register_interest(&state, &scope.user.actor(), &scope.base.id, &id, &enterprise)
+        .await
+        .map(|_| "已登记意向，截止后公开摇号".to_string());
+    back(&scope.base.code, "vouchers", result)
+}
+
+async fn draw_submit(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult<Response> {
+    scope.user.check_csrf(&f.csrf)?;
+    scope.require(&[Role::BaseAdmin])?;
+    let result = lottery::draw(&state, &scope.user.actor(), &scope.base.id, &id)
+        .await
+        .map(|l| format!("已开奖：{} 家登记企业", l.registrants.len()));
+    back(&scope.base.code, &format!("vouchers/{id}/lottery"), result)
 }

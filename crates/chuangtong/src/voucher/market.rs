@@ -415,7 +415,10 @@ pub async fn deliver(
         ));
     }
     if super::escrow::has_milestones(&mut tx, order_id).await? {
-        return Err(AppError::refused("escrow.by_milestone", "分阶段托管的订单请逐个阶段交付"));
+        return Err(AppError::refused(
+            "escrow.by_milestone",
+            "分阶段托管的订单请逐个阶段交付",
+        ));
     }
     let category: String = sqlx::query("SELECT category FROM services WHERE id = $1")
         .bind(&order.service_id)
@@ -466,7 +469,10 @@ pub async fn confirm(
         ));
     }
     if super::escrow::has_milestones(&mut tx, order_id).await? {
-        return Err(AppError::refused("escrow.by_milestone", "分阶段托管的订单请逐个阶段验收"));
+        return Err(AppError::refused(
+            "escrow.by_milestone",
+            "分阶段托管的订单请逐个阶段验收",
+        ));
     }
     if let Some(t) = transfer {
         ledger::resolve(&mut tx, &state.keys, actor, base_id, &t, Resolution::Post).await?;

@@ -16,9 +16,10 @@
 
 pub mod batch;
 pub mod claim;
-pub mod escrow;
-pub mod expiry;
 pub mod desk;
+pub mod escrow;
+pub mod escrow_routes;
+pub mod expiry;
 pub mod lottery;
 pub mod lottery_routes;
 pub mod market;

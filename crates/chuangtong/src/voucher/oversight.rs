@@ -36,15 +36,13 @@ pub fn router() -> Router<AppState> {
             get(provider_facts).post(record_provider_fact),
         )
         .route("/api/v1/bases/{base}/market/related-party-orders", get(list_flags))
-        .route(
-            "/api/v1/bases/{base}/market/related-party-orders/{id}",
-            get(get_flag),
-        )
+        .route("/api/v1/bases/{base}/market/related-party-orders/{id}", get(get_flag))
         .route(
             "/api/v1/bases/{base}/market/related-party-orders/{id}/clear",
             post(clear_flag),
         )
         .merge(super::oversight_pages::router())
+        .merge(super::escrow_routes::router())
 }
 
 /// The batch report: claimed, reserved, used, redeemed, expired — by category and provider (base admins).

@@ -36,12 +36,12 @@ pub fn yuan(fen: &i64) -> String {
 }
 
 #[derive(Deserialize, Default)]
-struct Notice {
-    ok: Option<String>,
-    err: Option<String>,
+pub(super) struct Notice {
+    pub(super) ok: Option<String>,
+    pub(super) err: Option<String>,
 }
 
-fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
+pub(super) fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
     let target = match result {
         Ok(msg) => format!("/b/{base}/{path}?ok={}", urlencode(&msg)),
         Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
@@ -93,9 +93,9 @@ async fn vouchers_page(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(super) struct CsrfForm {
     #[serde(rename = "_csrf", default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 fn enterprise_of(scope: &BaseScope) -> Result<String, AppError> {

@@ -18,9 +18,41 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::audit::{self, Actor, Entry};
+use crate::auth::Role;
+use crate::notify::{self, Notice, Recipient};
 use crate::storage::{time, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::web::AppState;
+
+/// Sends a notice inside the caller's transaction, linking to `path` under the base.
+pub(crate) async fn tell(
+    tx: &mut Tx,
+    base_id: &str,
+    to: Recipient<'_>,
+    kind: &'static str,
+    title: String,
+    body: String,
+    path: &str,
+) -> Result<(), AppError> {
+    let code: String = sqlx::query("SELECT code FROM bases WHERE id = $1")
+        .bind(base_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .get(0);
+    notify::send(
+        tx,
+        base_id,
+        to,
+        &Notice {
+            kind,
+            title,
+            body,
+            link: Some(format!("/b/{code}/{path}")),
+        },
+    )
+    .await?;
+    Ok(())
+}
 
 pub const FACT_KINDS: [&str; 4] = ["shareholder", "controller", "address", "phone"];
 
@@ -240,15 +272,20 @@ pub async fn reasons(
 ) -> Result<Vec<String>, AppError> {
     let mut mine = facts_of(tx, base_id, "enterprise", enterprise_id).await?;
     // The registry's own address and contact phone of the enterprise.
-    if let Some(r) = sqlx::query("SELECT address, contact_phone_enc FROM enterprises WHERE base_id = $1 AND id = $2")
-        .bind(base_id)
-        .bind(enterprise_id)
-        .fetch_optional(&mut **tx)
-        .await?
+    if let Some(r) =
+        sqlx::query("SELECT address, contact_phone_enc, name, uscc FROM enterprises WHERE base_id = $1 AND id = $2")
+            .bind(base_id)
+            .bind(enterprise_id)
+            .fetch_optional(&mut **tx)
+            .await?
     {
         let address: String = r.get(0);
         if !normalise("address", &address).is_empty() {
-            mine.push(("address".into(), digest(state, "address", &address), shown("address", &address)));
+            mine.push((
+                "address".into(),
+                digest(state, "address", &address),
+                shown("address", &address),
+            ));
         }
         if let Some(enc) = r.get::<Option<String>, _>(1) {
             let phone = state.keys.decrypt_pii(&enc).map_err(AppError::Internal)?;
@@ -256,8 +293,23 @@ pub async fn reasons(
                 mine.push(("phone".into(), digest(state, "phone", &phone), shown("phone", &phone)));
             }
         }
+        // The firm itself, by name and by 统一社会信用代码: a party that may
+        // hold shares in, or control, the provider.
+        for v in [r.get::<String, _>(2), r.get::<String, _>(3)] {
+            mine.push(("self".into(), digest(state, "shareholder", &v), r.get(2)));
+        }
     }
-    let theirs = facts_of(tx, base_id, "provider", provider_id).await?;
+    let mut theirs = facts_of(tx, base_id, "provider", provider_id).await?;
+    if let Some(r) = sqlx::query("SELECT name, uscc FROM providers WHERE base_id = $1 AND id = $2")
+        .bind(base_id)
+        .bind(provider_id)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
+        for v in [r.get::<String, _>(0), r.get::<String, _>(1)] {
+            theirs.push(("self".into(), digest(state, "shareholder", &v), r.get(0)));
+        }
+    }
     let mut out = BTreeSet::new();
     for (ek, ed, es) in &mine {
         for (pk, pd, _) in &theirs {
@@ -265,15 +317,15 @@ pub async fn reasons(
                 continue;
             }
             out.insert(match (ek.as_str(), pk.as_str()) {
+                // The two records' own names cannot make them related.
+                ("self", "self") => continue,
+                ("self", b) => format!("企业本身是服务机构的{}：{es}", kind_label(b)),
+                (a, "self") => format!("服务机构本身是企业的{}：{es}", kind_label(a)),
                 ("shareholder", "shareholder") => format!("双方有共同股东：{es}"),
                 ("controller", "controller") => format!("双方实际控制人相同：{es}"),
                 ("address", _) => format!("注册地址相同：{es}"),
                 ("phone", _) => format!("联系电话相同：{es}"),
-                (a, b) => format!(
-                    "企业的{}同时是服务机构的{}：{es}",
-                    kind_label(a),
-                    kind_label(b)
-                ),
+                (a, b) => format!("企业的{}同时是服务机构的{}：{es}", kind_label(a), kind_label(b)),
             });
         }
     }
@@ -317,6 +369,16 @@ pub async fn screen_order(
             before: None,
             after: Some(json!({ "reasons": found })),
         },
+    )
+    .await?;
+    tell(
+        tx,
+        base_id,
+        Recipient::Role(Role::BaseAdmin),
+        "order.related_party_flagged",
+        "服务订单涉嫌关联交易，待审核".into(),
+        found.join("；"),
+        "market/related-party",
     )
     .await?;
     Ok(found)
@@ -397,12 +459,13 @@ pub async fn clear(
         return Err(AppError::field("note", "text.too_long", "审核意见不能超过500个字"));
     }
     let mut tx = state.db.begin().await?;
-    let current: Option<String> = sqlx::query("SELECT state FROM voucher_order_flags WHERE base_id = $1 AND order_id = $2")
-        .bind(base_id)
-        .bind(order_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.get(0));
+    let current: Option<String> =
+        sqlx::query("SELECT state FROM voucher_order_flags WHERE base_id = $1 AND order_id = $2")
+            .bind(base_id)
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.get(0));
     match current.as_deref() {
         None => return Err(AppError::NotFound),
         Some("cleared") => return Err(AppError::refused("party.already_cleared", "该订单已通过关联交易审核")),
@@ -435,6 +498,21 @@ pub async fn clear(
             before: Some(json!({ "state": "flagged" })),
             after: Some(json!({ "state": "cleared", "note": note })),
         },
+    )
+    .await?;
+    let provider: String = sqlx::query("SELECT provider_id FROM service_orders WHERE id = $1")
+        .bind(order_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .get(0);
+    tell(
+        &mut tx,
+        base_id,
+        Recipient::Subject(&provider),
+        "order.related_party_cleared",
+        "关联交易审核已通过".into(),
+        format!("订单已通过审核，可申请兑现。审核意见：{note}"),
+        "market/orders",
     )
     .await?;
     tx.commit().await?;

@@ -205,12 +205,7 @@ pub async fn build(state: &AppState, base_id: &str, batch_id: &str) -> Result<Ba
         == report.in_wallets_fen + report.reserved.fen + report.used.fen + report.returned_at_expiry.fen;
     // Categories in the supermarket's order; providers by amount used, then name.
     let mut by_category: Vec<Breakdown> = categories.into_values().collect();
-    by_category.sort_by_key(|b| {
-        super::CATEGORIES
-            .iter()
-            .position(|c| *c == b.key)
-            .unwrap_or(usize::MAX)
-    });
+    by_category.sort_by_key(|b| super::CATEGORIES.iter().position(|c| *c == b.key).unwrap_or(usize::MAX));
     let mut by_provider: Vec<Breakdown> = providers.into_values().collect();
     by_provider.sort_by(|a, b| b.used.fen.cmp(&a.used.fen).then(a.label.cmp(&b.label)));
     report.by_category = by_category;
@@ -309,7 +304,10 @@ pub fn xlsx(r: &BatchReport) -> Result<Vec<u8>, AppError> {
             .write_string(
                 row,
                 0,
-                format!("批次 {} {}（有效期至 {}）", r.batch.code, r.batch.name, r.batch.valid_until),
+                format!(
+                    "批次 {} {}（有效期至 {}）",
+                    r.batch.code, r.batch.name, r.batch.valid_until
+                ),
             )
             .map_err(xlsx_error)?;
         sheet

@@ -17,7 +17,12 @@ pub(crate) async fn base_id(app: &TestApp) -> String {
 }
 
 /// Accounts with `role` acting for the given registry records.
-pub(crate) async fn accounts(app: &TestApp, prefix: &str, role: chuangtong::auth::Role, subjects: &[String]) -> Vec<Api> {
+pub(crate) async fn accounts(
+    app: &TestApp,
+    prefix: &str,
+    role: chuangtong::auth::Role,
+    subjects: &[String],
+) -> Vec<Api> {
     let mut out = Vec::new();
     for (i, id) in subjects.iter().enumerate() {
         let username = format!("{prefix}-{i}");
@@ -666,7 +671,9 @@ async fn application_full_programme(app: &TestApp) {
     let steward = app.api_as("fz-steward").await;
     let pid = policy(&admin).await;
     // 30 × 100,000 yuan asked, 2,500,000 yuan of budget: 25 above the line.
-    let prog = create(&admin, programme_form("P30", &pid, "panel", "2500000")).await;
+    let mut form = programme_form("P30", &pid, "panel", "2500000");
+    form["required_documents"] = json!([{ "key": "plan", "label": "项目计划书" }]);
+    let prog = create(&admin, form).await;
     let enterprises = ids(app, "enterprises", 30).await;
     assert_eq!(enterprises.len(), 30);
     let firms = accounts(app, "firm", chuangtong::auth::Role::Enterprise, &enterprises).await;
@@ -703,6 +710,17 @@ async fn application_full_programme(app: &TestApp) {
         .next()
         .unwrap()
         .to_string();
+    // The plan is required: without it the page says so; uploaded, submission goes through.
+    let r = b0
+        .post(app.url(&format!("/b/R08/applications/{first}/submit")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("err="));
+    let plan = crate::application_documents::pdf("项目计划书");
+    let r = crate::application_documents::upload(&firms[0], &first, "plan", "计划书.pdf", &plan).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
     let r = b0
         .post(app.url(&format!("/b/R08/applications/{first}/submit")))
         .form(&[("_csrf", csrf.as_str())])
@@ -712,8 +730,21 @@ async fn application_full_programme(app: &TestApp) {
     assert!(r.headers()["location"].to_str().unwrap().contains("ok="));
     let mut cases = vec![first];
     for f in &firms[1..] {
-        cases.push(draft_and_submit(f, &prog, "100000").await);
+        let r = f
+            .post(
+                &format!("/api/v1/bases/R08/programmes/{prog}/applications"),
+                &json!({ "form": { "project": "新型储能材料中试", "staff": "12" }, "amount_requested_yuan": "100000" }),
+            )
+            .await;
+        let id = ok(r, "draft").await["id"].as_str().unwrap().to_string();
+        let r = crate::application_documents::upload(f, &id, "plan", "计划书.pdf", &plan).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        ok(f.post(&app_path(&id, "submit"), &json!({})).await, "submit").await;
+        cases.push(id);
     }
+    // One content, stored once for the base however many applications carry it.
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM document_blobs").await, 1);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM application_documents").await, 30);
     assert_eq!(
         steward
             .get_json("/api/v1/bases/R08/review-queue")
@@ -920,6 +951,41 @@ async fn application_full_programme(app: &TestApp) {
         .await
         .unwrap();
     assert!(html.contains("通过率 83.33%") && html.contains("线下"));
+    // Every panel agreed exactly: ICC(1) = 1, nobody harsh or lenient, no outliers.
+    assert_eq!(report["agreement"]["icc_bp"], 10_000);
+    assert_eq!(report["agreement"]["scores"], 150);
+    assert!(report["agreement"]["outliers"].as_array().unwrap().is_empty());
+    assert!(report["agreement"]["experts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["flag"] == ""));
+    assert!(html.contains("ICC(1) = 1.0000"));
+    // Departments: the staff who ended 31 pre-reviews, 25 approvals and 25 pay-outs.
+    let closed = |stage: &str| -> i64 {
+        report["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["stage"] == stage)
+            .map(|d| d["closed"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (closed("pre_review"), closed("approval"), closed("payout")),
+        (31, 25, 25)
+    );
+    // Told at every step: the admins of the objection, each applicant of 补正, approval and pay-out.
+    let told = |kind: &str, who: &str| {
+        format!(
+            "SELECT COUNT(*) FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.kind = '{kind}' AND u.username LIKE '{who}'"
+        )
+    };
+    assert_eq!(app.scalar(&told("application.objection", "fz-admin")).await, 1);
+    assert_eq!(app.scalar(&told("application.returned", "firm-%")).await, 1);
+    assert_eq!(app.scalar(&told("application.rejected", "firm-%")).await, 5);
+    assert_eq!(app.scalar(&told("application.approved", "firm-%")).await, 25);
+    assert_eq!(app.scalar(&told("application.paid", "firm-%")).await, 25);
     verify_books(app).await;
 }
 both!(application_full_programme);

@@ -86,3 +86,108 @@ async fn registry_in_headless_chromium() {
         "browser test exited 0 without finishing:\n{stdout}\n{stderr}"
     );
 }
+
+/// tests/browser/indicators.mjs: the indicator dashboard, an enterprise import
+/// with errors (every error shown), the fixed file imported, the monthly
+/// report downloaded as Excel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indicators_and_import_in_headless_chromium() {
+    const INDICATORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser/indicators.mjs");
+    check_dependencies();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let base_url = app.url("");
+    let uscc = |n: u32| {
+        chuangtong_domain::Uscc::with_check_char(&format!("91350100MC{n:07}"))
+            .unwrap()
+            .as_str()
+            .to_string()
+    };
+    let (first, second) = (uscc(1), uscc(2));
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(INDICATORS)
+            .args([base_url.as_str(), "fz-admin", DEMO_PASSWORD, &first, &second])
+            .current_dir(browser_dir())
+            .stdin(Stdio::null())
+            .output()
+    });
+    let output = tokio::time::timeout(TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("node {INDICATORS} did not finish within {} s", TIMEOUT.as_secs()))
+        .expect("the blocking task runs")
+        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    let imported = app
+        .scalar("SELECT COUNT(*) FROM enterprises WHERE name LIKE '浏览器导入%'")
+        .await;
+    app.finish().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains("steps passed"),
+        "browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    assert_eq!(imported, 2, "the corrected file was imported, the first one not at all");
+}
+
+/// The application screens end to end in Chromium (tests/browser/application.mjs):
+/// a base admin creates a programme on the form, an enterprise applies with a
+/// document, the steward accepts it from the pre-review queue, and the
+/// programme report shows the figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_screens_in_headless_chromium() {
+    check_dependencies();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app.api_as("fz-admin").await;
+    let title = "浏览器测试资助政策";
+    let src = format!("policy browser_call \"{title}\"\nparam 资助: money = 20万元\nrequire \"有从业人员记录\": 从业人数 >= 0\namount = 资助\n");
+    let r = admin
+        .post(
+            "/api/v1/bases/R08/policies",
+            &serde_json::json!({ "title": title, "issuer": "测试局", "source": src, "effective_from": "2020-01-01", "budget_yuan": "1000000" }),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = admin
+        .post(
+            &format!("/api/v1/bases/R08/policies/{id}/publish"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    let firm = app
+        .text("SELECT e.id FROM enterprises e JOIN bases b ON b.id = e.base_id WHERE b.code = 'R08' ORDER BY e.id LIMIT 1")
+        .await;
+    app.add_member("browser-firm", chuangtong::auth::Role::Enterprise, Some(&firm))
+        .await;
+
+    let script = browser_dir().join("application.mjs");
+    let base_url = app.url("");
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .args([base_url.as_str(), DEMO_PASSWORD, title, "browser-firm"])
+            .current_dir(browser_dir())
+            .stdin(Stdio::null())
+            .output()
+    });
+    let output = tokio::time::timeout(TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("node application.mjs did not finish within {} s", TIMEOUT.as_secs()))
+        .expect("the blocking task runs")
+        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    app.finish().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains("steps passed"),
+        "application browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+}

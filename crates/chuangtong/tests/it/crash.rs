@@ -146,6 +146,140 @@ async fn kill9_postgres() {
     kill9_loses_nothing_acknowledged(Backend::Postgres).await;
 }
 
+/// `kill -9` in the middle of a claim storm: every claim that got a 201 is
+/// in the ledger with its amount, no wallet exists without its claim (the
+/// group commit is all or nothing), and the ledger and audit chain verify.
+async fn kill9_in_a_claim_storm(backend: Backend) {
+    let db = Arc::new(TestDb::new(backend).await);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = start(&db, dir.path());
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&json!({ "username": "fz-admin", "password": DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let batch: Value = client
+        .post(format!("{url}/api/v1/bases/R08/vouchers/batches"))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .json(
+            &json!({ "code": "STORM", "name": "崩溃测试批次", "total_yuan": "300000", "per_firm_cap_yuan": "100",
+            "copay_max_percent": "50", "categories": ["技术检测"],
+            "claim_opens_at": (now - chrono::Duration::minutes(1)).to_rfc3339(),
+            "claim_closes_at": (now + chrono::Duration::hours(1)).to_rfc3339(), "valid_until": "2099-12-31" }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let batch_id = batch["id"].as_str().unwrap().to_string();
+    let store = chuangtong::storage::Db::connect(&db.url).await.unwrap();
+    let base_id = chuangtong::demo::load::base_id(&store, "R08").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(&store, &base_id, 'E', 3000)
+        .await
+        .unwrap();
+
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<(String, String, i64)>::new()));
+    let wire = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut claimers = Vec::new();
+    for (eid, token) in firms.clone() {
+        let (client, acked, wire) = (client.clone(), acked.clone(), wire.clone());
+        let url = format!("{url}/api/v1/bases/R08/vouchers/batches/{batch_id}/claim");
+        claimers.push(tokio::spawn(async move {
+            let _permit = wire.acquire().await.unwrap();
+            if let Ok(r) = client.post(url).bearer_auth(token).send().await {
+                if r.status() == StatusCode::CREATED {
+                    if let Ok(body) = r.json::<Value>().await {
+                        let claim = (
+                            eid,
+                            body["id"].as_str().unwrap().to_string(),
+                            body["amount_fen"].as_i64().unwrap(),
+                        );
+                        acked.lock().unwrap().push(claim);
+                    }
+                }
+            }
+        }));
+    }
+    // Kill once the storm is under way.
+    while acked.lock().unwrap().len() < 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    for c in claimers {
+        c.await.unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() < firms.len(), "the kill came in the middle of the storm");
+
+    use sqlx::Row;
+    for (eid, claim_id, amount) in &acked {
+        let row = sqlx::query("SELECT id, amount_fen FROM voucher_claims WHERE batch_id = $1 AND enterprise_id = $2")
+            .bind(&batch_id)
+            .bind(eid)
+            .fetch_optional(store.pool())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("acknowledged claim of {eid} survived"));
+        assert_eq!(&row.get::<String, _>(0), claim_id);
+        assert_eq!(row.get::<i64, _>(1), *amount);
+    }
+    let count = |sql: &'static str| {
+        let (store, batch_id) = (&store, &batch_id);
+        async move {
+            sqlx::query(sql)
+                .bind(batch_id)
+                .fetch_one(store.pool())
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        }
+    };
+    let claims = count("SELECT COUNT(*) FROM voucher_claims WHERE batch_id = $1").await;
+    let wallets = count(
+        "SELECT COUNT(*) FROM ledger_accounts WHERE code LIKE 'wallet:STORM:%' AND base_id = \
+         (SELECT base_id FROM voucher_batches WHERE id = $1)",
+    )
+    .await;
+    let transfers =
+        count("SELECT COUNT(*) FROM ledger_transfers WHERE idempotency_key LIKE 'voucher-claim:' || $1 || ':%'").await;
+    assert!(claims >= acked.len() as i64);
+    assert_eq!(wallets, claims, "no wallet without its claim");
+    assert_eq!(transfers, claims, "no transfer without its claim");
+    store.close().await;
+    for verify in [["ledger", "verify"], ["audit", "verify"]] {
+        let out = command(&db, dir.path()).args(verify).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{verify:?} after a kill in a claim storm: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    eprintln!(
+        "claim storm kill -9 on {backend:?}: {} claims acknowledged, {claims} committed, all acknowledged present",
+        acked.len()
+    );
+    db.drop_schema().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill9_claim_storm_sqlite() {
+    kill9_in_a_claim_storm(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill9_claim_storm_postgres() {
+    kill9_in_a_claim_storm(Backend::Postgres).await;
+}
+
 /// `audit verify` exits 1 on tampering; `backup` + `restore` bring a database back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_backup_and_restore_commands() {

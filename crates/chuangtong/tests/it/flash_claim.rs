@@ -45,7 +45,11 @@ async fn a_rush_is_committed_in_groups_and_stays_exact(app: &TestApp) {
         .await
         .unwrap();
     // Room for 200 firms at the cap, plus half a cap: the 201st gets the half.
-    let id = issue(app, batch_form("FLASH", "2005000", "10000", Duration::hours(1), "first_come")).await;
+    let id = issue(
+        app,
+        batch_form("FLASH", "2005000", "10000", Duration::hours(1), "first_come"),
+    )
+    .await;
     let url = format!("{}/api/v1/bases/R08/vouchers/batches/{id}/claim", app.address);
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();
@@ -139,7 +143,11 @@ async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
         .await
         .unwrap();
     // Room for 3.5 firms; the window closes in 3 seconds.
-    let id = issue(app, batch_form("LOT", "35000", "10000", Duration::seconds(3), "lottery")).await;
+    let id = issue(
+        app,
+        batch_form("LOT", "35000", "10000", Duration::seconds(3), "lottery"),
+    )
+    .await;
     let admin = app.api_as("fz-admin").await;
     let before = admin
         .get_json(&format!("/api/v1/bases/R08/vouchers/batches/{id}/lottery"))
@@ -147,7 +155,9 @@ async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
     let commitment = before["seed_sm3"].as_str().unwrap().to_string();
     assert_eq!(commitment.len(), 64);
     assert!(before["seed"].is_null(), "the seed stays secret until the draw");
-    let batch = admin.get_json(&format!("/api/v1/bases/R08/vouchers/batches/{id}")).await;
+    let batch = admin
+        .get_json(&format!("/api/v1/bases/R08/vouchers/batches/{id}"))
+        .await;
     assert_eq!(batch["claim_mode"], "lottery");
     assert_eq!(batch["lottery_seed_sm3"], commitment.as_str());
 
@@ -167,7 +177,9 @@ async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
     // Only base admins draw, and only after the window.
     let (s, _) = post(&client, format!("{base}/draw"), &firms[0].1).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let r = admin.post(&format!("/api/v1/bases/R08/vouchers/batches/{id}/draw"), &json!({})).await;
+    let r = admin
+        .post(&format!("/api/v1/bases/R08/vouchers/batches/{id}/draw"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],
@@ -178,7 +190,9 @@ async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
     assert_eq!(s, StatusCode::CONFLICT, "registration closed with the window");
     assert_eq!(body["error"]["code"], "voucher.closed");
 
-    let r = admin.post(&format!("/api/v1/bases/R08/vouchers/batches/{id}/draw"), &json!({})).await;
+    let r = admin
+        .post(&format!("/api/v1/bases/R08/vouchers/batches/{id}/draw"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let drawn: Value = r.json().await.unwrap();
     // The public can check the seed against the commitment and recompute the order.
@@ -215,13 +229,17 @@ async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
         .unwrap();
     assert_eq!(again["registrants"], drawn["registrants"]);
     assert_eq!(
-        app.scalar("SELECT COUNT(*) FROM voucher_claims WHERE batch_id IN (SELECT id FROM voucher_batches WHERE code = 'LOT')")
-            .await,
+        app.scalar(
+            "SELECT COUNT(*) FROM voucher_claims WHERE batch_id IN (SELECT id FROM voucher_batches WHERE code = 'LOT')"
+        )
+        .await,
         4
     );
     // Another base sees nothing of it.
     let yp = app.api_as("yp-admin").await;
-    let r = yp.get(&format!("/api/v1/bases/R08/vouchers/batches/{id}/lottery")).await;
+    let r = yp
+        .get(&format!("/api/v1/bases/R08/vouchers/batches/{id}/lottery"))
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     books_balance(app).await;
 }

@@ -467,7 +467,7 @@ async fn closing_a_month_records_values_and_the_index_history(app: &TestApp) {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let s: Value = r.json().await.unwrap();
-    assert_eq!(s["recorded"], 19, "every computed indicator of the standard set");
+    assert_eq!(s["recorded"], 21, "every computed indicator of the standard set");
     let score = s["index"]["score_bp"].as_i64().unwrap();
     assert!((0..=10_000).contains(&score));
     let history = api.get_json("/api/v1/bases/R08/indicators/index").await;
@@ -843,7 +843,12 @@ async fn monthly_report_has_indicators_behind_items_and_events(app: &TestApp) {
         .iter()
         .map(|c| c["key"].as_str().unwrap())
         .collect();
-    for k in ["new_enterprises", "vouchers_claimed", "applications_pass_rate", "financing_raised"] {
+    for k in [
+        "new_enterprises",
+        "vouchers_claimed",
+        "applications_pass_rate",
+        "financing_raised",
+    ] {
         assert!(keys.contains(&k), "{k} in {keys:?}");
     }
     let behind = report["behind"].as_array().unwrap();
@@ -874,7 +879,10 @@ async fn monthly_report_has_indicators_behind_items_and_events(app: &TestApp) {
     assert!(sheets[0].1[0][0].contains("双创工作月报"));
     assert!(sheets[0].1.iter().any(|r| r[0] == "新登记企业" && r[9] == "陈科长"));
     assert_eq!(sheets[1].1.len(), 2, "header and the one item behind");
-    assert_eq!((sheets[1].1[1][6].as_str(), sheets[1].1[1][8].as_str()), ("陈科长", "是"));
+    assert_eq!(
+        (sheets[1].1[1][6].as_str(), sheets[1].1[1][8].as_str()),
+        ("陈科长", "是")
+    );
     assert!(sheets[2].1.iter().any(|r| r[0] == "新登记企业"));
 
     // The printable page.
@@ -886,10 +894,24 @@ async fn monthly_report_has_indicators_behind_items_and_events(app: &TestApp) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
-    for s in ["双创工作月报", "陈科长", "id=\"report-behind\"", "id=\"report-xlsx\"", "/static/indicator.css", "新登记企业"] {
+    for s in [
+        "双创工作月报",
+        "陈科长",
+        "id=\"report-behind\"",
+        "id=\"report-xlsx\"",
+        "/static/indicator.css",
+        "新登记企业",
+    ] {
         assert!(html.contains(s), "{s}");
     }
-    let css = b.get(app.url("/static/indicator.css")).send().await.unwrap().text().await.unwrap();
+    let css = b
+        .get(app.url("/static/indicator.css"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(css.contains("@media print"));
 
     // Base admins only; a malformed month is a field error.
@@ -897,7 +919,11 @@ async fn monthly_report_has_indicators_behind_items_and_events(app: &TestApp) {
     assert_eq!(steward.get(&path).await.status(), StatusCode::FORBIDDEN);
     let sb = app.browser_as("fz-steward").await;
     assert_eq!(
-        sb.get(app.url("/b/R08/indicators/report")).send().await.unwrap().status(),
+        sb.get(app.url("/b/R08/indicators/report"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::FORBIDDEN
     );
     let codes = field_codes(api.get("/api/v1/bases/R08/indicators/report?period=2026-13").await).await;
@@ -964,8 +990,11 @@ async fn voucher_and_application_indicators_follow_live_data(app: &TestApp) {
     let f = firms(app, "ind-firm", 2).await;
     for (_, firm) in &f {
         ok_json(
-            firm.post(&format!("/api/v1/bases/R08/vouchers/batches/{batch_id}/claim"), &json!({}))
-                .await,
+            firm.post(
+                &format!("/api/v1/bases/R08/vouchers/batches/{batch_id}/claim"),
+                &json!({}),
+            )
+            .await,
             "claim",
         )
         .await;
@@ -985,7 +1014,9 @@ async fn voucher_and_application_indicators_follow_live_data(app: &TestApp) {
     )
     .await;
     let pid = policy["id"].as_str().unwrap();
-    let r = admin.post(&format!("/api/v1/bases/R08/policies/{pid}/publish"), &json!({})).await;
+    let r = admin
+        .post(&format!("/api/v1/bases/R08/policies/{pid}/publish"), &json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let today = chuangtong::storage::time::today();
     let programme = ok_json(
@@ -1029,17 +1060,21 @@ async fn voucher_and_application_indicators_follow_live_data(app: &TestApp) {
     }
     let act = |id: &str, action: &str| format!("/api/v1/bases/R08/applications/{id}/{action}");
     ok_json(
-        admin.post(&act(&apps[1], "reject"), &json!({ "reason": "材料不全" })).await,
+        admin
+            .post(&act(&apps[1], "reject"), &json!({ "reason": "材料不全" }))
+            .await,
         "reject",
     )
     .await;
     ok_json(admin.post(&act(&apps[0], "accept"), &json!({})).await, "accept").await;
     ok_json(admin.post(&act(&apps[0], "publish"), &json!({})).await, "publish").await;
-    sqlx::query("UPDATE application_stages SET due_on = '2020-01-02' WHERE application_id = $1 AND stage = 'publicity'")
-        .bind(&apps[0])
-        .execute(app.state.db.pool())
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE application_stages SET due_on = '2020-01-02' WHERE application_id = $1 AND stage = 'publicity'",
+    )
+    .bind(&apps[0])
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
     ok_json(
         admin
             .post(&act(&apps[0], "approve"), &json!({ "amount_approved_yuan": "300000" }))
@@ -1105,7 +1140,11 @@ async fn voucher_and_application_indicators_follow_live_data(app: &TestApp) {
     assert_eq!(more("applications.received"), 2);
     assert_eq!(more("applications.approved"), 1);
     assert_eq!(more("applications.paid"), 1);
-    assert_eq!(event(&r1, "applications.paid")["amount_fen"].as_i64().unwrap() - event(&r0, "applications.paid")["amount_fen"].as_i64().unwrap(), 30_000_000);
+    assert_eq!(
+        event(&r1, "applications.paid")["amount_fen"].as_i64().unwrap()
+            - event(&r0, "applications.paid")["amount_fen"].as_i64().unwrap(),
+        30_000_000
+    );
     assert!(event(&r1, "programmes.opened")["items"]
         .as_array()
         .unwrap()
@@ -1113,15 +1152,39 @@ async fn voucher_and_application_indicators_follow_live_data(app: &TestApp) {
         .any(|i| i["text"].as_str().unwrap().starts_with("指标测试项目")));
 
     // And the lists behind them export to Excel.
-    let rows = xlsx_rows(&admin.get("/api/v1/bases/R08/exports/applications").await.bytes().await.unwrap());
+    let rows = xlsx_rows(
+        &admin
+            .get("/api/v1/bases/R08/exports/applications")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     let ours: Vec<&Vec<String>> = rows.iter().filter(|r| r[0] == "IND-P1").collect();
     assert_eq!(ours.len(), 2);
     assert!(ours.iter().any(|r| r[4] == "已兑现" && r[6] == "30000000"));
     assert!(ours.iter().any(|r| r[4] == "未通过"));
-    let rows = xlsx_rows(&admin.get("/api/v1/bases/R08/exports/voucher-batches").await.bytes().await.unwrap());
+    let rows = xlsx_rows(
+        &admin
+            .get("/api/v1/bases/R08/exports/voucher-batches")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     let ind = rows.iter().find(|r| r[0] == "IND1").expect("the batch");
-    assert_eq!((ind[2].as_str(), ind[10].as_str(), ind[11].as_str()), ("5000000", "2", "4000000"));
-    let rows = xlsx_rows(&admin.get("/api/v1/bases/R08/exports/voucher-claims").await.bytes().await.unwrap());
+    assert_eq!(
+        (ind[2].as_str(), ind[10].as_str(), ind[11].as_str()),
+        ("5000000", "2", "4000000")
+    );
+    let rows = xlsx_rows(
+        &admin
+            .get("/api/v1/bases/R08/exports/voucher-claims")
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+    );
     assert_eq!(rows.iter().filter(|r| r[0] == "IND1").count(), 2);
 }
 both!(voucher_and_application_indicators_follow_live_data);
@@ -1134,10 +1197,7 @@ async fn every_list_exports_to_excel_under_its_read_rules(app: &TestApp) {
     let persons = persons.get("items").cloned().unwrap_or(persons);
     let r = admin.get("/api/v1/bases/R08/exports/persons").await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        r.headers()["content-type"],
-        chuangtong::indicator::export::XLSX_MIME
-    );
+    assert_eq!(r.headers()["content-type"], chuangtong::indicator::export::XLSX_MIME);
     let rows = xlsx_rows(&r.bytes().await.unwrap());
     assert_eq!(rows[0][1], "身份证号（脱敏）");
     let person_count = app
@@ -1147,16 +1207,25 @@ async fn every_list_exports_to_excel_under_its_read_rules(app: &TestApp) {
     let first = &persons[0];
     let row = rows.iter().find(|r| r[0] == first["name"].as_str().unwrap()).unwrap();
     assert_eq!(row[1], first["id_number_masked"].as_str().unwrap());
-    assert!(rows[1..].iter().all(|r| r[1].contains('*')), "ID numbers leave masked only");
+    assert!(
+        rows[1..].iter().all(|r| r[1].contains('*')),
+        "ID numbers leave masked only"
+    );
 
-    for (list, head, table) in [
-        ("carriers", "名称", "carriers"),
-        ("providers", "名称", "providers"),
-    ] {
-        let rows = xlsx_rows(&admin.get(&format!("/api/v1/bases/R08/exports/{list}")).await.bytes().await.unwrap());
+    for (list, head, table) in [("carriers", "名称", "carriers"), ("providers", "名称", "providers")] {
+        let rows = xlsx_rows(
+            &admin
+                .get(&format!("/api/v1/bases/R08/exports/{list}"))
+                .await
+                .bytes()
+                .await
+                .unwrap(),
+        );
         assert_eq!(rows[0][0], head);
         let n = app
-            .scalar(&format!("SELECT COUNT(*) FROM {table} t JOIN bases b ON b.id = t.base_id WHERE b.code = 'R08'"))
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM {table} t JOIN bases b ON b.id = t.base_id WHERE b.code = 'R08'"
+            ))
             .await;
         assert_eq!(rows.len() as i64, n + 1, "{list}");
     }
@@ -1235,7 +1304,8 @@ async fn wait_for_import(api: &Api, id: &str) -> Value {
 
 async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &TestApp) {
     let api = app.api_as("fz-admin").await;
-    let count = || app.scalar("SELECT COUNT(*) FROM enterprises e JOIN bases b ON b.id = e.base_id WHERE b.code = 'R08'");
+    let count =
+        || app.scalar("SELECT COUNT(*) FROM enterprises e JOIN bases b ON b.id = e.base_id WHERE b.code = 'R08'");
     let before = count().await;
     let registered = app
         .text("SELECT e.uscc FROM enterprises e JOIN bases b ON b.id = e.base_id WHERE b.code = 'R08' ORDER BY e.uscc LIMIT 1")
@@ -1244,13 +1314,23 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
     // Templates.
     let t = api.get("/api/v1/bases/R08/registry/import-template?format=csv").await;
     assert_eq!(t.status(), StatusCode::OK);
-    assert!(t.text().await.unwrap().trim_start_matches('\u{feff}').starts_with("统一社会信用代码,企业名称,所在地区代码"));
+    assert!(t
+        .text()
+        .await
+        .unwrap()
+        .trim_start_matches('\u{feff}')
+        .starts_with("统一社会信用代码,企业名称,所在地区代码"));
     let t = api.get("/api/v1/bases/R08/registry/import-template").await;
     let sheets = xlsx_sheets(&t.bytes().await.unwrap());
     assert_eq!(sheets[0].1[0].len(), 11);
     assert_eq!(sheets[1].0, "填写说明");
 
-    let good = |n: u32, name: &str| format!("{},{name},350105,I,2021-03-01,\"1,000,000.50\",12,是,福州市鼓楼区,王经理,13800138000", import_uscc(n));
+    let good = |n: u32, name: &str| {
+        format!(
+            "{},{name},350105,I,2021-03-01,\"1,000,000.50\",12,是,福州市鼓楼区,王经理,13800138000",
+            import_uscc(n)
+        )
+    };
     let mut bad_check = import_uscc(3);
     let last = bad_check.pop().unwrap();
     bad_check.push(if last == '0' { '1' } else { '0' });
@@ -1278,7 +1358,16 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
         })
         .collect();
     let has = |row: i64, col: &str| errors.iter().any(|(r, c, _)| *r == row && c == col);
-    for col in ["统一社会信用代码", "所在地区代码", "行业门类", "成立日期", "注册资本（元）", "从业人数", "高新技术企业", "联系电话"] {
+    for col in [
+        "统一社会信用代码",
+        "所在地区代码",
+        "行业门类",
+        "成立日期",
+        "注册资本（元）",
+        "从业人数",
+        "高新技术企业",
+        "联系电话",
+    ] {
         assert!(has(3, col), "row 3, {col}: {errors:?}");
     }
     assert!(errors.contains(&(4, "统一社会信用代码".into(), "import.duplicate".into())));
@@ -1298,9 +1387,13 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
             s.write_string(0, c as u16, *h).unwrap();
         }
         let date = Format::new().set_num_format("yyyy-mm-dd");
-        for (i, (n, name)) in [(1, "导入甲科技有限公司"), (3, "导入乙科技有限公司"), (2, "导入丙科技有限公司")]
-            .iter()
-            .enumerate()
+        for (i, (n, name)) in [
+            (1, "导入甲科技有限公司"),
+            (3, "导入乙科技有限公司"),
+            (2, "导入丙科技有限公司"),
+        ]
+        .iter()
+        .enumerate()
         {
             let r = i as u32 + 1;
             s.write_string(r, 0, import_uscc(*n)).unwrap();
@@ -1317,7 +1410,10 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
     };
     let job = upload_registry(app, &api, "企业名单（修改后）.xlsx", xlsx).await;
     assert_eq!(job["status"], "imported", "{job}");
-    assert_eq!((job["rows_imported"].as_i64(), job["format"].as_str()), (Some(3), Some("xlsx")));
+    assert_eq!(
+        (job["rows_imported"].as_i64(), job["format"].as_str()),
+        (Some(3), Some("xlsx"))
+    );
     assert_eq!(count().await, before + 3);
     let e = app
         .text(&format!(
@@ -1327,7 +1423,8 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
         .await;
     assert_eq!(e, "2021-03-01|100000050|I|1");
     assert_eq!(
-        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'registry.imported'").await,
+        app.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'registry.imported'")
+            .await,
         1,
         "one audit entry for the import"
     );
@@ -1347,17 +1444,34 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
         .as_array()
         .unwrap()
         .iter()
-        .map(|j| (j["filename"].as_str().unwrap(), j["status"].as_str().unwrap(), j["rows_total"].as_i64().unwrap()))
+        .map(|j| {
+            (
+                j["filename"].as_str().unwrap(),
+                j["status"].as_str().unwrap(),
+                j["rows_total"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         h,
-        vec![("again.csv", "rejected", 1), ("企业名单（修改后）.xlsx", "imported", 3), ("企业名单.csv", "rejected", 5)]
+        vec![
+            ("again.csv", "rejected", 1),
+            ("企业名单（修改后）.xlsx", "imported", 3),
+            ("企业名单.csv", "rejected", 5)
+        ]
     );
     assert!(history[0]["actor_name"].as_str().is_some_and(|n| !n.is_empty()));
 
     // The pages: upload form, the job with its errors, the history.
     let b = app.browser_as("fz-admin").await;
-    let html = b.get(app.url("/b/R08/registry/import")).send().await.unwrap().text().await.unwrap();
+    let html = b
+        .get(app.url("/b/R08/registry/import"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("企业名单（修改后）.xlsx") && html.contains("已导入"));
     let csrf = csrf_of(&html);
     let boundary = "XyZregistry";
@@ -1375,20 +1489,28 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    let job_url = r.url().path().to_string();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let job_url = r.headers()["location"].to_str().unwrap().to_string();
     assert!(job_url.starts_with("/b/R08/registry/imports/"), "{job_url}");
     let id = job_url.rsplit('/').next().unwrap().to_string();
     wait_for_import(&api, &id).await;
     let html = b.get(app.url(&job_url)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("id=\"import-errors\"") && html.contains("第3行“所在地区代码”列"), "{html}");
+    assert!(
+        html.contains("id=\"import-errors\"") && html.contains("第3行“所在地区代码”列"),
+        "{html}"
+    );
 
     // Base admins only; ids of another base are not found.
     let steward = app.api_as("fz-steward").await;
-    assert_eq!(steward.get("/api/v1/bases/R08/registry/imports").await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        steward.get("/api/v1/bases/R08/registry/imports").await.status(),
+        StatusCode::FORBIDDEN
+    );
     let yp = app.api_as("yp-admin").await;
     assert_eq!(
-        yp.get(&format!("/api/v1/bases/R04/registry/imports/{id}")).await.status(),
+        yp.get(&format!("/api/v1/bases/R04/registry/imports/{id}"))
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
 
@@ -1401,3 +1523,72 @@ async fn registry_import_lists_every_error_then_imports_the_fixed_file(app: &Tes
     assert!(imported["items"][0]["text"].as_str().unwrap().contains("（3家）"));
 }
 both!(registry_import_lists_every_error_then_imports_the_fixed_file);
+
+// ---- tickets ---------------------------------------------------------------------
+
+async fn ticket_indicators_count_raised_and_on_time(app: &TestApp) {
+    let admin = app.api_as("fz-admin").await;
+    let firm = app.api_as("fz-enterprise").await;
+    let steward = app.api_as("fz-steward").await;
+    let month = this_month();
+    let dash = format!("/api/v1/bases/R08/indicators?period={month}");
+    let d0 = admin.get_json(&dash).await;
+    assert_eq!(card(&d0, "tickets_on_time")["actual"], "0", "nothing resolved yet");
+
+    let mut ids = Vec::new();
+    for title in ["办理营业执照变更", "咨询研发费用加计扣除"] {
+        let t = ok_json(
+            firm.post(
+                "/api/v1/bases/R08/tickets",
+                &json!({ "category": "registration", "title": title, "description": "请协助办理" }),
+            )
+            .await,
+            "raise",
+        )
+        .await;
+        ids.push(t["id"].as_str().unwrap().to_string());
+    }
+    // The steward takes both on and resolves them; the second only after
+    // its due date has passed.
+    for (i, id) in ids.iter().enumerate() {
+        let step = |event: &str| json!({ "event": event, "note": "已办结" });
+        let state = app.text(&format!("SELECT state FROM tickets WHERE id = '{id}'")).await;
+        let first = if state == "in_pool" { "grab" } else { "accept" };
+        ok_json(
+            steward
+                .post(&format!("/api/v1/bases/R08/tickets/{id}/events"), &step(first))
+                .await,
+            first,
+        )
+        .await;
+        if i == 1 {
+            sqlx::query("UPDATE tickets SET resolve_due_on = '2020-01-01' WHERE id = $1")
+                .bind(id)
+                .execute(app.state.db.pool())
+                .await
+                .unwrap();
+        }
+        ok_json(
+            steward
+                .post(&format!("/api/v1/bases/R08/tickets/{id}/events"), &step("resolve"))
+                .await,
+            "resolve",
+        )
+        .await;
+    }
+    let d1 = admin.get_json(&dash).await;
+    assert_eq!(actual(&d1, "tickets_opened") - actual(&d0, "tickets_opened"), 2);
+    assert_eq!(card(&d1, "tickets_on_time")["actual"], "50", "one of two in time");
+    let b = app.browser_as("fz-admin").await;
+    let html = b
+        .get(app.url(&format!("/b/R08/indicators/drill/tickets_on_time?period={month}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("咨询研发费用加计扣除") && html.contains(&format!("/b/R08/tickets/{}", ids[1])));
+    assert!(html.contains("<td>否</td>") && html.contains("<td>是</td>"), "{html}");
+}
+both!(ticket_indicators_count_raised_and_on_time);

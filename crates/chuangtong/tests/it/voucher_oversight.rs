@@ -172,10 +172,7 @@ async fn batch_report_by_category_and_provider(app: &TestApp) {
     assert_eq!(v["voucher_fen"], 500_000);
     deliver(&p[0].0, &o1, json!({ "report_number": "FZJC-2026-001" })).await;
     confirm(&f[0].0, &o1).await;
-    let r = p[0]
-        .0
-        .post("/api/v1/bases/R08/market/redemptions", &json!({}))
-        .await;
+    let r = p[0].0.post("/api/v1/bases/R08/market/redemptions", &json!({})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let red = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let r = admin
@@ -220,7 +217,10 @@ async fn batch_report_by_category_and_provider(app: &TestApp) {
     assert_eq!(r["reconciles"], true);
     let cats = r["by_category"].as_array().unwrap();
     assert_eq!(cats.len(), 2);
-    assert_eq!(cats[0]["label"], "专利服务", "supermarket order: 专利服务 before 技术检测");
+    assert_eq!(
+        cats[0]["label"], "专利服务",
+        "supermarket order: 专利服务 before 技术检测"
+    );
     assert_eq!(fig(&cats[0]["used"]), (1, 150_000));
     assert_eq!(fig(&cats[0]["redemption_requested"]), (1, 150_000));
     assert_eq!(fig(&cats[0]["reserved"]), (0, 0));
@@ -238,10 +238,7 @@ async fn batch_report_by_category_and_provider(app: &TestApp) {
     // Excel: three sheets with the same figures in fen.
     let r = admin.get(&format!("{url}/xlsx")).await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .contains("spreadsheetml"));
+    assert!(r.headers()["content-type"].to_str().unwrap().contains("spreadsheetml"));
     let sheets = xlsx_sheets(&r.bytes().await.unwrap());
     let names: Vec<&str> = sheets.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, vec!["汇总", "按服务类别", "按服务机构"]);
@@ -338,7 +335,10 @@ async fn expiry_returns_unused_wallets_to_the_budget(app: &TestApp) {
     let r = admin.post(&expire, &json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
     let run: Value = r.json().await.unwrap();
-    assert_eq!((run["released_orders"].as_i64(), run["released_fen"].as_i64()), (Some(1), Some(500_000)));
+    assert_eq!(
+        (run["released_orders"].as_i64(), run["released_fen"].as_i64()),
+        (Some(1), Some(500_000))
+    );
     assert_eq!(
         (run["returned_wallets"].as_i64(), run["returned_fen"].as_i64()),
         (Some(3), Some(2_000_000 + 1_500_000 + 850_000))
@@ -353,19 +353,33 @@ async fn expiry_returns_unused_wallets_to_the_budget(app: &TestApp) {
     );
     // A second sweep moves nothing.
     let run: Value = admin.post(&expire, &json!({})).await.json().await.unwrap();
-    assert_eq!((run["returned_fen"].as_i64(), run["released_fen"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (run["returned_fen"].as_i64(), run["released_fen"].as_i64()),
+        (Some(0), Some(0))
+    );
 
     // The undelivered order lost its voucher part and goes on self-paid.
     let orders = f[0].0.get_json("/api/v1/bases/R08/market/orders").await;
-    let o = orders.as_array().unwrap().iter().find(|o| o["id"] == placed.as_str()).unwrap();
-    assert_eq!((o["voucher_fen"].as_i64(), o["state"].as_str()), (Some(0), Some("placed")));
+    let o = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == placed.as_str())
+        .unwrap();
+    assert_eq!(
+        (o["voucher_fen"].as_i64(), o["state"].as_str()),
+        (Some(0), Some("placed"))
+    );
     deliver(&p[0].0, &placed, json!({ "report_number": "HJ-02" })).await;
     confirm(&f[0].0, &placed).await;
     // The delivered order kept its reservation: cancelling it releases it
     // into the expired wallet, and the next sweep returns it.
     assert_eq!(
         f[1].0
-            .post(&format!("/api/v1/bases/R08/market/orders/{delivered}/cancel"), &json!({}))
+            .post(
+                &format!("/api/v1/bases/R08/market/orders/{delivered}/cancel"),
+                &json!({})
+            )
             .await
             .status(),
         StatusCode::OK
@@ -379,9 +393,15 @@ async fn expiry_returns_unused_wallets_to_the_budget(app: &TestApp) {
             &json!({ "service_id": testing, "batch_id": batch }),
         )
         .await;
-    assert_eq!(field_codes(r).await, vec![("batch_id".into(), "voucher.expired".into())]);
+    assert_eq!(
+        field_codes(r).await,
+        vec![("batch_id".into(), "voucher.expired".into())]
+    );
     let run: Value = admin.post(&expire, &json!({})).await.json().await.unwrap();
-    assert_eq!((run["returned_wallets"].as_i64(), run["returned_fen"].as_i64()), (Some(1), Some(500_000)));
+    assert_eq!(
+        (run["returned_wallets"].as_i64(), run["returned_fen"].as_i64()),
+        (Some(1), Some(500_000))
+    );
 
     let r = admin
         .get_json(&format!("/api/v1/bases/R08/vouchers/batches/{batch}/report"))
@@ -406,7 +426,12 @@ async fn expiry_returns_unused_wallets_to_the_budget(app: &TestApp) {
     claim(&f[0].0, &batch2, 60_000).await;
     end_validity(app, &batch2).await;
     let list = f[2].0.get_json("/api/v1/bases/R08/vouchers/batches").await;
-    let b2 = list.as_array().unwrap().iter().find(|b| b["id"] == batch2.as_str()).unwrap();
+    let b2 = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == batch2.as_str())
+        .unwrap();
     assert_eq!(b2["remaining_fen"], 100_000);
     assert_eq!(available(app, &batch2, &f[0].1).await, 0);
 
@@ -494,9 +519,7 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
     let ent_facts = format!("/api/v1/bases/R08/related-parties/enterprises/{}", related_firm.1);
     let prov_facts = format!("/api/v1/bases/R08/related-parties/providers/{}", p[0].1);
     // Validation, roles, tenancy.
-    let r = admin
-        .post(&ent_facts, &json!({ "kind": "spouse", "value": "" }))
-        .await;
+    let r = admin.post(&ent_facts, &json!({ "kind": "spouse", "value": "" })).await;
     let codes: Vec<String> = field_codes(r).await.into_iter().map(|(_, c)| c).collect();
     assert_eq!(codes, vec!["party.kind", "text.required"]);
     let r = admin
@@ -525,11 +548,17 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
     // A shared shareholder (written differently), and the provider's phone is
     // the enterprise's registry contact phone.
     let r = admin
-        .post(&ent_facts, &json!({ "kind": "shareholder", "value": "福州榕智 投资有限公司" }))
+        .post(
+            &ent_facts,
+            &json!({ "kind": "shareholder", "value": "福州榕智 投资有限公司" }),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = admin
-        .post(&prov_facts, &json!({ "kind": "shareholder", "value": "福州榕智投资有限公司" }))
+        .post(
+            &prov_facts,
+            &json!({ "kind": "shareholder", "value": "福州榕智投资有限公司" }),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let enc: String = sqlx::query("SELECT contact_phone_enc FROM enterprises WHERE id = $1")
@@ -540,13 +569,19 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
         .get(0);
     let phone = app.state.keys.decrypt_pii(&enc).unwrap();
     let r = admin
-        .post(&prov_facts, &json!({ "kind": "phone", "value": format!("+86 {phone}") }))
+        .post(
+            &prov_facts,
+            &json!({ "kind": "phone", "value": format!("+86 {phone}") }),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let shown = r.json::<Value>().await.unwrap()["shown"].as_str().unwrap().to_string();
     assert!(shown.contains("****") && !shown.contains(&phone), "{shown}");
     let r = admin
-        .post(&prov_facts, &json!({ "kind": "shareholder", "value": "福州榕智投资有限公司" }))
+        .post(
+            &prov_facts,
+            &json!({ "kind": "shareholder", "value": "福州榕智投资有限公司" }),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(admin.get_json(&prov_facts).await.as_array().unwrap().len(), 2);
@@ -561,6 +596,9 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
 
     let (held, o) = order(&related_firm.0, &svc, &batch).await;
     assert_eq!(o["related_party_review"], "flagged");
+    let flagged_notices = "SELECT COUNT(*) FROM notifications WHERE kind = 'order.related_party_flagged'";
+    let admins_told = app.scalar(flagged_notices).await;
+    assert!(admins_told > 0, "base admins are told");
     let reasons: Vec<String> = serde_json::from_value(o["related_party_reasons"].clone()).unwrap();
     assert_eq!(reasons.len(), 2, "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("共同股东") && r.contains("福州榕智")));
@@ -568,23 +606,25 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
     let (clean, o) = order(&other_firm.0, &svc, &batch).await;
     assert_eq!(o["related_party_review"], Value::Null);
     assert_eq!(o["related_party_reasons"], json!([]));
+    assert_eq!(
+        app.scalar(flagged_notices).await,
+        admins_told,
+        "a clean order tells no one"
+    );
     for (firm, id, n) in [(related_firm, &held, "1"), (other_firm, &clean, "2")] {
         deliver(&p[0].0, id, json!({ "report_number": format!("KK-{n}") })).await;
         confirm(&firm.0, id).await;
     }
 
     // Redemption takes only the clean order; the flagged one is held.
-    let r = p[0]
-        .0
-        .post("/api/v1/bases/R08/market/redemptions", &json!({}))
-        .await;
+    let r = p[0].0.post("/api/v1/bases/R08/market/redemptions", &json!({})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let first: Value = r.json().await.unwrap();
-    assert_eq!((first["orders"].as_i64(), first["amount_fen"].as_i64()), (Some(1), Some(400_000)));
-    let r = p[0]
-        .0
-        .post("/api/v1/bases/R08/market/redemptions", &json!({}))
-        .await;
+    assert_eq!(
+        (first["orders"].as_i64(), first["amount_fen"].as_i64()),
+        (Some(1), Some(400_000))
+    );
+    let r = p[0].0.post("/api/v1/bases/R08/market/redemptions", &json!({})).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(
         r.json::<Value>().await.unwrap()["error"]["code"],
@@ -592,9 +632,7 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
     );
 
     // The admin sees the reasons, must give a note, clears once.
-    let flags = admin
-        .get_json("/api/v1/bases/R08/market/related-party-orders")
-        .await;
+    let flags = admin.get_json("/api/v1/bases/R08/market/related-party-orders").await;
     assert_eq!(flags.as_array().unwrap().len(), 1);
     assert_eq!(flags[0]["order_id"], held.as_str());
     assert_eq!(flags[0]["state"], "flagged");
@@ -619,7 +657,10 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
     assert!(html.contains("双方有共同股东：福州榕智 投资有限公司"), "{html}");
     let r = b
         .post(app.url(&format!("/b/R08/market/related-party/{held}/clear")))
-        .form(&[("_csrf", csrf_of(&html).as_str()), ("note", "经核查为市场公允价格，同意兑现")])
+        .form(&[
+            ("_csrf", csrf_of(&html).as_str()),
+            ("note", "经核查为市场公允价格，同意兑现"),
+        ])
         .send()
         .await
         .unwrap();
@@ -628,17 +669,20 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
         admin.post(&clear, &json!({ "note": "再次" })).await.status(),
         StatusCode::CONFLICT
     );
-    let r = p[0]
-        .0
-        .post("/api/v1/bases/R08/market/redemptions", &json!({}))
-        .await;
+    let r = p[0].0.post("/api/v1/bases/R08/market/redemptions", &json!({})).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let second: Value = r.json().await.unwrap();
-    assert_eq!((second["orders"].as_i64(), second["amount_fen"].as_i64()), (Some(1), Some(400_000)));
+    assert_eq!(
+        (second["orders"].as_i64(), second["amount_fen"].as_i64()),
+        (Some(1), Some(400_000))
+    );
     for red in [&first, &second] {
         let r = admin
             .post(
-                &format!("/api/v1/bases/R08/market/redemptions/{}/settle", red["id"].as_str().unwrap()),
+                &format!(
+                    "/api/v1/bases/R08/market/redemptions/{}/settle",
+                    red["id"].as_str().unwrap()
+                ),
                 &json!({}),
             )
             .await;
@@ -647,7 +691,10 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
     let g = admin
         .get_json(&format!("/api/v1/bases/R08/market/related-party-orders/{held}"))
         .await;
-    assert_eq!((g["state"].as_str(), g["order_state"].as_str()), (Some("cleared"), Some("redeemed")));
+    assert_eq!(
+        (g["state"].as_str(), g["order_state"].as_str()),
+        (Some("cleared"), Some("redeemed"))
+    );
     verify_books(app).await;
 }
 both!(related_party_orders_are_held_until_cleared);
