@@ -24,3 +24,14 @@ CREATE TABLE registry_imports (
 );
 CREATE INDEX registry_imports_base ON registry_imports (base_id, created_at);
 CREATE INDEX registry_imports_finished ON registry_imports (base_id, status, finished_at);
+
+-- Indexes for the indicators computed from live data (issue 6): each
+-- dashboard figure is one range scan by base and time. The enterprise index
+-- covers the registered capital, so the stock figures are read from the
+-- index alone (100,000 firms: see bench/RESULTS.md).
+CREATE INDEX enterprises_base_created_capital ON enterprises (base_id, created_at, registered_capital_fen);
+CREATE INDEX voucher_claims_base_created ON voucher_claims (base_id, created_at);
+CREATE INDEX application_events_base_state_at ON application_events (base_id, to_state, at);
+CREATE INDEX tickets_base_created ON tickets (base_id, created_at);
+CREATE INDEX tickets_base_resolved ON tickets (base_id, resolved_at);
+CREATE INDEX redemptions_base_resolved ON redemptions (base_id, state, resolved_at);

@@ -11,6 +11,8 @@ ALTER TABLE voucher_batches ADD COLUMN claim_mode TEXT NOT NULL DEFAULT 'first_c
 ALTER TABLE voucher_batches ADD COLUMN lottery_seed TEXT;       -- 64 hex chars; shown only after the draw
 ALTER TABLE voucher_batches ADD COLUMN lottery_seed_sm3 TEXT;   -- commitment, public from issue on
 ALTER TABLE voucher_batches ADD COLUMN lottery_drawn_at TEXT;
+-- Who may claim: a policy of the base's library, judged at claim time.
+ALTER TABLE voucher_batches ADD COLUMN eligibility_policy_id TEXT REFERENCES policies (id);
 
 CREATE TABLE voucher_interests (
     batch_id      TEXT NOT NULL REFERENCES voucher_batches (id),

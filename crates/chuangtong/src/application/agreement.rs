@@ -70,7 +70,7 @@ impl Ratio {
         })
     }
 
-    pub fn add(self, o: Ratio) -> Option<Ratio> {
+    pub fn checked_add(self, o: Ratio) -> Option<Ratio> {
         let g = gcd(self.d, o.d);
         let (a, b) = (self.d / g, o.d / g);
         Ratio::new(
@@ -79,11 +79,11 @@ impl Ratio {
         )
     }
 
-    pub fn sub(self, o: Ratio) -> Option<Ratio> {
-        self.add(Ratio { n: -o.n, d: o.d })
+    pub fn checked_sub(self, o: Ratio) -> Option<Ratio> {
+        self.checked_add(Ratio { n: -o.n, d: o.d })
     }
 
-    pub fn mul(self, o: Ratio) -> Option<Ratio> {
+    pub fn checked_mul(self, o: Ratio) -> Option<Ratio> {
         let g1 = gcd(self.n, o.d);
         let g2 = gcd(o.n, self.d);
         Ratio::new(
@@ -92,11 +92,12 @@ impl Ratio {
         )
     }
 
-    pub fn div(self, o: Ratio) -> Option<Ratio> {
+    pub fn checked_div(self, o: Ratio) -> Option<Ratio> {
         if o.n == 0 {
             return None;
         }
-        self.mul(Ratio { n: o.d, d: o.n }).and_then(|r| Ratio::new(r.n, r.d))
+        self.checked_mul(Ratio { n: o.d, d: o.n })
+            .and_then(|r| Ratio::new(r.n, r.d))
     }
 
     pub fn is_zero(self) -> bool {
@@ -104,7 +105,7 @@ impl Ratio {
     }
 
     pub fn gt(self, o: Ratio) -> Option<bool> {
-        Some(self.sub(o)?.n > 0)
+        Some(self.checked_sub(o)?.n > 0)
     }
 
     /// × `scale`, rounded half away from zero.
@@ -223,15 +224,15 @@ pub fn analyse(panels: &[Panel], names: &BTreeMap<String, String>) -> Option<Agr
     for (_, s) in &panels {
         let k = s.len() as i128;
         let si: i128 = s.iter().map(|(_, x)| *x as i128).sum();
-        between = between.add(Ratio::new(si * si, k)?)?;
+        between = between.checked_add(Ratio::new(si * si, k)?)?;
         t += si;
         sum_sq += s.iter().map(|(_, x)| (*x as i128) * (*x as i128)).sum::<i128>();
         sum_k2 += k * k;
         means.push(Ratio::new(si, k)?);
     }
-    let ssw = Ratio::int(sum_sq).sub(between)?;
+    let ssw = Ratio::int(sum_sq).checked_sub(between)?;
     let msw = if big_n > n {
-        ssw.div(Ratio::int(big_n - n))?
+        ssw.checked_div(Ratio::int(big_n - n))?
     } else {
         Ratio::int(0)
     };
@@ -239,14 +240,14 @@ pub fn analyse(panels: &[Panel], names: &BTreeMap<String, String>) -> Option<Agr
         out.within_sd_x100 = Some(isqrt(msw.n / msw.d) as i64);
     }
     if n >= 2 {
-        let ssb = between.sub(Ratio::new(t * t, big_n)?)?;
-        let msb = ssb.div(Ratio::int(n - 1))?;
+        let ssb = between.checked_sub(Ratio::new(t * t, big_n)?)?;
+        let msb = ssb.checked_div(Ratio::int(n - 1))?;
         let k0 = Ratio::int(big_n)
-            .sub(Ratio::new(sum_k2, big_n)?)?
-            .div(Ratio::int(n - 1))?;
-        let denominator = msb.add(k0.sub(Ratio::int(1))?.mul(msw)?)?;
+            .checked_sub(Ratio::new(sum_k2, big_n)?)?
+            .checked_div(Ratio::int(n - 1))?;
+        let denominator = msb.checked_add(k0.checked_sub(Ratio::int(1))?.checked_mul(msw)?)?;
         if !denominator.is_zero() {
-            let icc = msb.sub(msw)?.div(denominator)?;
+            let icc = msb.checked_sub(msw)?.checked_div(denominator)?;
             out.icc_bp = icc.round_scaled(10_000);
             out.icc_exact = Some(icc.text());
             out.icc_label = label(out.icc_bp);
@@ -256,12 +257,12 @@ pub fn analyse(panels: &[Panel], names: &BTreeMap<String, String>) -> Option<Agr
     let mut dev: BTreeMap<&str, (Ratio, i128)> = BTreeMap::new();
     for ((app, s), mean) in panels.iter().zip(&means) {
         for (x, score) in s {
-            let d = Ratio::int(*score as i128).sub(*mean)?;
+            let d = Ratio::int(*score as i128).checked_sub(*mean)?;
             let e = dev.entry(x.as_str()).or_insert((Ratio::int(0), 0));
-            e.0 = e.0.add(d)?;
+            e.0 = e.0.checked_add(d)?;
             e.1 += 1;
             // Outlier: d² > 4·MSW.
-            if !msw.is_zero() && d.mul(d)?.gt(Ratio::int(4).mul(msw)?)? {
+            if !msw.is_zero() && d.checked_mul(d)?.gt(Ratio::int(4).checked_mul(msw)?)? {
                 out.outliers.push(Outlier {
                     application_id: app.clone(),
                     expert_id: x.clone(),
@@ -274,13 +275,15 @@ pub fn analyse(panels: &[Panel], names: &BTreeMap<String, String>) -> Option<Agr
     }
     let mut lenience: BTreeMap<&str, Ratio> = BTreeMap::new();
     for (x, (sum_d, m)) in &dev {
-        let mean_d = sum_d.div(Ratio::int(*m))?;
+        let mean_d = sum_d.checked_div(Ratio::int(*m))?;
         lenience.insert(x, mean_d);
         // z² = (Σd)² / (m·MSW); flagged when z² > 4.
         let (z_x100, flag) = if msw.is_zero() || *m < 2 {
             (None, "")
         } else {
-            let z2 = sum_d.mul(*sum_d)?.div(Ratio::int(*m).mul(msw)?)?;
+            let z2 = sum_d
+                .checked_mul(*sum_d)?
+                .checked_div(Ratio::int(*m).checked_mul(msw)?)?;
             let z = isqrt(z2.n.checked_mul(10_000)? / z2.d) as i64;
             let z = if sum_d.n < 0 { -z } else { z };
             let flag = if z2.gt(Ratio::int(4))? {
@@ -317,10 +320,12 @@ pub fn analyse(panels: &[Panel], names: &BTreeMap<String, String>) -> Option<Agr
             } else {
                 Ratio::int(0)
             };
-            sum = sum.add(Ratio::int(*score as i128).sub(l)?)?;
+            sum = sum.checked_add(Ratio::int(*score as i128).checked_sub(l)?)?;
         }
-        out.calibrated_x100
-            .insert(app.clone(), sum.div(Ratio::int(s.len() as i128))?.round_scaled(1)?);
+        out.calibrated_x100.insert(
+            app.clone(),
+            sum.checked_div(Ratio::int(s.len() as i128))?.round_scaled(1)?,
+        );
     }
     Some(out)
 }
@@ -339,12 +344,12 @@ mod tests {
     fn ratios_are_exact() {
         let a = Ratio::new(1, 3).unwrap();
         let b = Ratio::new(1, 6).unwrap();
-        assert_eq!(a.add(b).unwrap(), Ratio::new(1, 2).unwrap());
-        assert_eq!(a.sub(b).unwrap().text(), "1/6");
-        assert_eq!(a.div(b).unwrap(), Ratio::int(2));
+        assert_eq!(a.checked_add(b).unwrap(), Ratio::new(1, 2).unwrap());
+        assert_eq!(a.checked_sub(b).unwrap().text(), "1/6");
+        assert_eq!(a.checked_div(b).unwrap(), Ratio::int(2));
         assert_eq!(Ratio::new(-5, 2).unwrap().round_scaled(1), Some(-3));
         assert_eq!(Ratio::new(2, 3).unwrap().round_scaled(10_000), Some(6667));
-        assert!(a.div(Ratio::int(0)).is_none());
+        assert!(a.checked_div(Ratio::int(0)).is_none());
         assert_eq!(isqrt(99), 9);
         assert_eq!(isqrt(100), 10);
     }

@@ -318,6 +318,8 @@ pub struct Document {
 
 /// Stores an upload for the applicant's draft or 补正 case; a new upload of
 /// a required kind replaces the earlier one (which stays on record).
+// Who, where, which case, what kind, and the file itself: each is checked separately.
+#[allow(clippy::too_many_arguments)]
 pub async fn upload(
     state: &AppState,
     actor: &Actor,
@@ -588,7 +590,14 @@ pub fn disposition(filename: &str) -> String {
             encoded.push_str(&format!("%{b:02X}"));
         }
     }
-    format!("attachment; filename=\"document\"; filename*=UTF-8''{encoded}")
+    // Old clients get an ASCII name with the right extension; others the real one.
+    let ext = extension(filename);
+    let ascii = if !ext.is_empty() && ext.len() <= 8 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        format!("document.{ext}")
+    } else {
+        "document".to_string()
+    };
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// Field errors for every required document missing from the application.
@@ -677,6 +686,16 @@ mod tests {
         let mut big = b"%PDF-".to_vec();
         big.resize(MAX_BYTES + 1, b' ');
         assert_eq!(codes(check("a.pdf", &big)), "document.too_large");
+    }
+
+    #[test]
+    fn downloads_name_the_file_in_utf8() {
+        assert_eq!(
+            disposition("审计 报告.pdf"),
+            "attachment; filename=\"document.pdf\"; filename*=UTF-8''%E5%AE%A1%E8%AE%A1%20%E6%8A%A5%E5%91%8A.pdf"
+        );
+        assert!(disposition("无扩展名").starts_with("attachment; filename=\"document\";"));
+        assert!(disposition("a.计划").starts_with("attachment; filename=\"document\";"));
     }
 
     #[test]

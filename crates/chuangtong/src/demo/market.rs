@@ -23,6 +23,7 @@ pub async fn populate(state: &AppState, actor: &Actor, base_id: &str) -> anyhow:
         claim_closes_at: time::to_text(now + Duration::days(60)),
         valid_until: (time::today() + Duration::days(365)).to_string(),
         claim_mode: "first_come".into(),
+        eligibility_policy_id: None,
     };
     batch::issue(state, actor, base_id, &form)
         .await

@@ -52,10 +52,26 @@ pub struct Dashboard {
 pub async fn build(state: &AppState, base_id: &str, base_code: &str, month: Period) -> Result<Dashboard, AppError> {
     let defs = catalogue::current(state, base_id).await?;
     let all_targets = targets::for_periods(state, base_id, &[]).await?;
-    let mut cards = Vec::with_capacity(defs.len());
-    for d in &defs {
-        cards.push(card(state, base_id, base_code, d, month, &all_targets).await?);
+    // Every figure is an independent read: run them side by side on the
+    // pool's connections, then put them back in catalogue order.
+    let all_targets = std::sync::Arc::new(all_targets);
+    let mut set = tokio::task::JoinSet::new();
+    for (i, d) in defs.into_iter().enumerate() {
+        let (state, base_id, base_code, targets) = (
+            state.clone(),
+            base_id.to_string(),
+            base_code.to_string(),
+            all_targets.clone(),
+        );
+        set.spawn(async move { (i, card(&state, &base_id, &base_code, &d, month, &targets).await) });
     }
+    let mut cards: Vec<(usize, Card)> = Vec::with_capacity(set.len());
+    while let Some(done) = set.join_next().await {
+        let (i, c) = done.map_err(anyhow::Error::from)?;
+        cards.push((i, c?));
+    }
+    cards.sort_by_key(|(i, _)| *i);
+    let cards = cards.into_iter().map(|(_, c)| c).collect();
     Ok(Dashboard {
         base_code: base_code.to_string(),
         month: month.to_string(),

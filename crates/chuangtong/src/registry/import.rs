@@ -647,10 +647,10 @@ impl<'a> Validator<'a> {
 }
 
 const JOB_COLUMNS: &str = "id, filename, format, status, rows_total, rows_checked, rows_imported, error_count, \
-    errors_json, actor_name, created_at, finished_at";
+    errors_json, actor_name, created_at, finished_at, updated_at";
 
 fn job_from_row(r: &sqlx::any::AnyRow) -> ImportJob {
-    ImportJob {
+    let job = ImportJob {
         id: r.get(0),
         filename: r.get(1),
         format: r.get(2),
@@ -663,26 +663,23 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> ImportJob {
         actor_name: r.get(9),
         created_at: r.get(10),
         finished_at: r.get(11),
-    }
+    };
+    settle_stale(job, &r.get::<String, _>(12))
 }
 
-/// Marks imports whose progress went silent (their process died) as failed.
-async fn expire_stale(state: &AppState, base_id: &str) -> Result<(), AppError> {
+/// A running import whose progress went silent (its process died) is shown
+/// as failed. Decided when read, so that reading never writes: a GET must not
+/// queue behind the import's own write transaction on SQLite.
+fn settle_stale(mut job: ImportJob, updated_at: &str) -> ImportJob {
     let cutoff = time::to_text(chrono::Utc::now() - chrono::Duration::minutes(STALE_MINUTES));
-    sqlx::query(
-        "UPDATE registry_imports SET status = 'failed', finished_at = updated_at WHERE base_id = $1 \
-         AND status IN ('queued', 'validating', 'importing') AND updated_at < $2",
-    )
-    .bind(base_id)
-    .bind(cutoff)
-    .execute(state.db.pool())
-    .await?;
-    Ok(())
+    if job.is_running() && updated_at < cutoff.as_str() {
+        job.status = "failed".into();
+    }
+    job
 }
 
 /// One import of the base (404 for another base's id).
 pub async fn get(state: &AppState, base_id: &str, id: &str) -> Result<ImportJob, AppError> {
-    expire_stale(state, base_id).await?;
     let row = sqlx::query(&format!(
         "SELECT {JOB_COLUMNS} FROM registry_imports WHERE base_id = $1 AND id = $2"
     ))
@@ -696,7 +693,6 @@ pub async fn get(state: &AppState, base_id: &str, id: &str) -> Result<ImportJob,
 
 /// The import history of the base, newest first; errors are left out (see [`get`]).
 pub async fn history(state: &AppState, base_id: &str) -> Result<Vec<ImportJob>, AppError> {
-    expire_stale(state, base_id).await?;
     let rows = sqlx::query(&format!(
         "SELECT {} FROM registry_imports WHERE base_id = $1 ORDER BY created_at DESC, id DESC LIMIT 100",
         JOB_COLUMNS.replace("errors_json", "'[]'")

@@ -70,9 +70,13 @@ impl Db {
                         // in WAL mode is durable against a process crash (kill -9);
                         // only an OS crash/power loss can lose the last commits.
                         // busy_timeout: writers wait for the lock instead of failing.
+                        // mmap_size/cache_size: reads come from mapped pages and a
+                        // 16 MB cache per connection instead of a pread per page
+                        // (measured on the flash-claim path, see bench/RESULTS.md).
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA mmap_size = 268435456; PRAGMA cache_size = -16000;",
                         )
                         .await?;
                     }

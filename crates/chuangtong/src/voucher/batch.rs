@@ -34,6 +34,8 @@ pub struct Batch {
     pub claim_mode: String,
     /// Lottery batches: SM3 of the draw seed, published from issue on
     pub lottery_seed_sm3: Option<String>,
+    /// Who may claim: a policy of the library, judged at claim time
+    pub eligibility_policy_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -56,6 +58,10 @@ pub struct BatchForm {
     /// interest in the window, a committed seed draws the order after it)
     #[serde(default)]
     pub claim_mode: String,
+    /// 申领条件: a policy of the base's library; only firms that qualify under
+    /// its version in force may claim (empty: every firm of the base)
+    #[serde(default)]
+    pub eligibility_policy_id: Option<String>,
 }
 
 pub struct NewBatch {
@@ -69,6 +75,7 @@ pub struct NewBatch {
     pub closes: String,
     pub valid_until: NaiveDate,
     pub lottery: bool,
+    pub eligibility_policy_id: Option<String>,
 }
 
 impl TryFrom<&BatchForm> for NewBatch {
@@ -157,6 +164,12 @@ impl TryFrom<&BatchForm> for NewBatch {
         }
         Ok(NewBatch {
             lottery,
+            eligibility_policy_id: f
+                .eligibility_policy_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
             code: code.unwrap(),
             name: name.unwrap(),
             total: total.unwrap(),
@@ -174,6 +187,9 @@ impl TryFrom<&BatchForm> for NewBatch {
 /// one transaction.
 pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchForm) -> Result<String, AppError> {
     let b = NewBatch::try_from(form).map_err(|e| AppError::Validation(e.0))?;
+    if let Some(policy) = &b.eligibility_policy_id {
+        super::eligibility::check_policy(state, base_id, policy).await?;
+    }
     let mut tx = state.db.begin().await?;
     let exists = sqlx::query("SELECT 1 FROM voucher_batches WHERE base_id = $1 AND code = $2")
         .bind(base_id)
@@ -212,7 +228,8 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
     sqlx::query(
         "INSERT INTO voucher_batches (id, base_id, code, name, total_fen, per_firm_cap_fen, copay_max_bp, categories, \
          claim_opens_at, claim_closes_at, valid_until, budget_account_id, created_at, claim_mode, lottery_seed, \
-         lottery_seed_sm3) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         lottery_seed_sm3, eligibility_policy_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(&id)
     .bind(base_id)
@@ -230,6 +247,7 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
     .bind(if b.lottery { "lottery" } else { "first_come" })
     .bind(seed.as_ref().map(|s| s.seed.clone()))
     .bind(seed.as_ref().map(|s| s.commitment.clone()))
+    .bind(&b.eligibility_policy_id)
     .execute(&mut *tx)
     .await?;
     ledger::transfer(
@@ -263,7 +281,8 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
                 "categories": b.categories, "claim_opens_at": b.opens, "claim_closes_at": b.closes,
                 "valid_until": b.valid_until.to_string(),
                 "claim_mode": if b.lottery { "lottery" } else { "first_come" },
-                "lottery_seed_sm3": seed.as_ref().map(|s| s.commitment.clone()) })),
+                "lottery_seed_sm3": seed.as_ref().map(|s| s.commitment.clone()),
+                "eligibility_policy_id": b.eligibility_policy_id })),
         },
     )
     .await?;
@@ -274,7 +293,7 @@ pub async fn issue(state: &AppState, actor: &Actor, base_id: &str, form: &BatchF
 const COLUMNS: &str = "b.id, b.code, b.name, b.total_fen, b.per_firm_cap_fen, b.copay_max_bp, b.categories, \
     b.claim_opens_at, b.claim_closes_at, b.valid_until, \
     a.credits_posted - a.debits_posted - a.debits_pending, \
-    (SELECT COUNT(*) FROM voucher_claims c WHERE c.batch_id = b.id), b.claim_mode, b.lottery_seed_sm3";
+    (SELECT COUNT(*) FROM voucher_claims c WHERE c.batch_id = b.id), b.claim_mode, b.lottery_seed_sm3, b.eligibility_policy_id";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Batch {
     Batch {
@@ -292,6 +311,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Batch {
         claims: r.get(11),
         claim_mode: r.get(12),
         lottery_seed_sm3: r.get(13),
+        eligibility_policy_id: r.get(14),
     }
 }
 

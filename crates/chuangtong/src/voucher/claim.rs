@@ -70,5 +70,8 @@ pub async fn claim(
         ));
     }
     desk.terms.check_window(Utc::now())?;
+    if let (Some(policy), false) = (&desk.terms.eligibility_policy_id, desk.is_sold_out()) {
+        super::eligibility::check_firm(state, base_id, policy, enterprise_id).await?;
+    }
     desk.claim(actor, enterprise_id).await
 }

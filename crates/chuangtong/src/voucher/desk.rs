@@ -63,6 +63,8 @@ pub struct Terms {
     pub closes_text: String,
     pub budget_account_id: String,
     pub lottery: bool,
+    /// Only firms qualifying under this policy may claim
+    pub eligibility_policy_id: Option<String>,
 }
 
 impl Terms {
@@ -215,8 +217,8 @@ impl Desks {
 
 async fn load_terms(state: &AppState, base_id: &str, batch_id: &str) -> Result<Terms, AppError> {
     let row = sqlx::query(
-        "SELECT code, per_firm_cap_fen, claim_opens_at, claim_closes_at, budget_account_id, claim_mode \
-         FROM voucher_batches WHERE base_id = $1 AND id = $2",
+        "SELECT code, per_firm_cap_fen, claim_opens_at, claim_closes_at, budget_account_id, claim_mode, \
+         eligibility_policy_id FROM voucher_batches WHERE base_id = $1 AND id = $2",
     )
     .bind(base_id)
     .bind(batch_id)
@@ -235,6 +237,7 @@ async fn load_terms(state: &AppState, base_id: &str, batch_id: &str) -> Result<T
         closes_text,
         budget_account_id: row.get(4),
         lottery: row.get::<String, _>(5) == "lottery",
+        eligibility_policy_id: row.get(6),
     })
 }
 

@@ -78,6 +78,9 @@ pub async fn register_interest(
         return Err(AppError::refused("voucher.not_lottery", "本批次为先到先得，请直接申领"));
     }
     desk.terms.check_window(Utc::now())?;
+    if let Some(policy) = &desk.terms.eligibility_policy_id {
+        super::eligibility::check_firm(state, base_id, policy, enterprise_id).await?;
+    }
     let known = sqlx::query("SELECT 1 FROM enterprises WHERE base_id = $1 AND id = $2")
         .bind(base_id)
         .bind(enterprise_id)

@@ -17,6 +17,7 @@
 pub mod batch;
 pub mod claim;
 pub mod desk;
+pub mod eligibility;
 pub mod escrow;
 pub mod escrow_routes;
 pub mod expiry;

@@ -695,6 +695,29 @@ async fn related_party_orders_are_held_until_cleared(app: &TestApp) {
         (g["state"].as_str(), g["order_state"].as_str()),
         (Some("cleared"), Some("redeemed"))
     );
+
+    // The provider itself (by its 统一社会信用代码, written loosely) controls the other firm.
+    let uscc = app
+        .text(&format!("SELECT uscc FROM providers WHERE id = '{}'", p[0].1))
+        .await;
+    let loose = format!(" {} ", uscc.to_lowercase());
+    let r = admin
+        .post(
+            &format!("/api/v1/bases/R08/related-parties/enterprises/{}", other_firm.1),
+            &json!({ "kind": "controller", "value": loose }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = other_firm
+        .0
+        .post("/api/v1/bases/R08/market/orders", &json!({ "service_id": svc }))
+        .await;
+    let o: Value = r.json().await.unwrap();
+    assert_eq!(o["related_party_review"], "flagged");
+    assert_eq!(
+        o["related_party_reasons"],
+        json!([format!("服务机构本身是企业的实际控制人：{}", uscc.to_lowercase())])
+    );
     verify_books(app).await;
 }
 both!(related_party_orders_are_held_until_cleared);
