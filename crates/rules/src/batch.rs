@@ -7,7 +7,11 @@
 //! [`BatchProgram::run`] evaluates the DAG over blocks of [`BLOCK`] rows on several threads
 //! (each thread takes a contiguous range of rows) in two passes: eligibility with booleans as
 //! 64-row bitmasks written straight into the result bitsets, then the amounts of the eligible
-//! rows only, into vectors allocated once at their exact size. Registers are reused by liveness
+//! rows only, into storage allocated once at its exact size, in the form the compiler chose for
+//! each policy ([`Amounts`]: a constant, a bitset choosing between two amounts, one byte per row
+//! into a value list, 32- or 64-bit values; fused kernels for `min`/`max` of a column times a
+//! constant, rate or table). Value ranges of the input columns decide 32-bit storage, unchecked
+//! arithmetic and comparisons on saturated narrow copies of the columns. Registers are reused by liveness
 //! so that a block's working set stays in cache. Per policy the result is an eligibility bitset
 //! plus the amounts of the eligible rows.
 //!
@@ -407,6 +411,8 @@ struct Fused {
     check: bool,
     /// every amount fits in 32 bits
     narrow: bool,
+    /// the column and the multiplier are ≥ 0 (so is the product)
+    nonneg: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -614,6 +620,12 @@ fn plan_of(nodes: &[Node], spans: &[Span], col_span: &[Span], saved_of: &[u32], 
         let c = |v: i128| v.min(hi as i128).max(lo as i128);
         (c(pl), c(ph))
     });
+    let nonneg = col_span[src as usize].is_some_and(|(l, _)| l >= 0)
+        && match &mul {
+            Mul::One => true,
+            Mul::K(k) | Mul::Rate(k, _) => *k >= 0,
+            Mul::Table(_, vals) => vals.iter().all(|v| *v >= 0),
+        };
     Plan::Fused(Fused {
         src,
         mul,
@@ -621,6 +633,7 @@ fn plan_of(nodes: &[Node], spans: &[Span], col_span: &[Span], saved_of: &[u32], 
         lo,
         check,
         narrow: fits_i32(out),
+        nonneg,
     })
 }
 
@@ -1344,8 +1357,15 @@ impl BatchProgram {
         let rows = input.rows;
         let threads = threads.max(1);
         let blocks = rows.div_ceil(BLOCK);
-        let per = blocks.div_ceil(threads).max(1);
-        let ranges: Vec<(usize, usize)> = (0..threads)
+        // Several chunks per thread, taken from a shared queue: when the machine is busy and one
+        // thread loses its core, the other threads take over its remaining chunks.
+        let chunks = if threads == 1 {
+            1
+        } else {
+            (threads * 8).min(blocks).max(1)
+        };
+        let per = blocks.div_ceil(chunks).max(1);
+        let ranges: Vec<(usize, usize)> = (0..chunks)
             .map(|t| ((t * per * BLOCK).min(rows), ((t + 1) * per * BLOCK).min(rows)))
             .filter(|(a, b)| a < b)
             .collect();
@@ -1365,9 +1385,11 @@ impl BatchProgram {
         }
 
         // Pass 1: eligibility.
-        let parts_a: Vec<PartA> = par(ok_views.iter_mut().zip(&ranges).collect(), |(views, (a, b))| {
-            self.pass_a(input, &cols, *a, *b, views)
-        });
+        let parts_a: Vec<PartA> = par(
+            threads,
+            ok_views.iter_mut().zip(&ranges).collect(),
+            |(views, (a, b))| self.pass_a(input, &cols, *a, *b, views),
+        );
 
         // Amount storage of each policy, as its plan says, split into per-thread segments:
         // per eligible row (exactly sized now that the counts are known) or per row (bits).
@@ -1418,6 +1440,7 @@ impl BatchProgram {
 
         // Pass 2: amounts.
         let parts_b: Vec<PartB> = par(
+            threads,
             ok_views
                 .iter()
                 .zip(seg_views.iter_mut())
@@ -1540,6 +1563,8 @@ impl BatchProgram {
         let np = self.policies.len();
         let mut part = PartA {
             counts: vec![0; np],
+            bcount: vec![0; (end - start).div_ceil(BLOCK) * np],
+            start,
             fix: vec![Vec::new(); np],
             scalar_blocks: vec![Vec::new(); np],
             errors: vec![Vec::new(); np],
@@ -1620,6 +1645,7 @@ impl BatchProgram {
                             cnt += a.count_ones() as usize;
                         }
                         part.counts[e.policy] += cnt;
+                        part.bcount[(b0 - start) / BLOCK * np + e.policy] = cnt as u32;
                     }
                 }
             }
@@ -1651,6 +1677,8 @@ impl BatchProgram {
             }
         }
         part.scalar_blocks[pi].push((b0 / BLOCK) as u32);
+        let np = self.policies.len();
+        part.bcount[(b0 - part.start) / BLOCK * np + pi] = words.iter().map(|w| w.count_ones()).sum();
     }
 
     /// Pass 2 over rows `start..end`: the amounts of the eligible rows into `segs`, as each
@@ -1768,14 +1796,18 @@ impl BatchProgram {
                 }
             }
             for pi in 0..np {
-                let words = &oks[pi][w0..w0 + nw];
-                let m: usize = words.iter().map(|w| w.count_ones() as usize).sum();
+                let m = pa.bcount[(b0 - start) / BLOCK * np + pi] as usize;
                 if m == 0 {
                     continue;
                 }
+                let words = &oks[pi][w0..w0 + nw];
                 let at = written[pi];
                 written[pi] += m;
-                if pa.scalar_blocks[pi].get(sblk_cur[pi]) == Some(&bi) {
+                let sb = &pa.scalar_blocks[pi];
+                while sb.get(sblk_cur[pi]).is_some_and(|b| *b < bi) {
+                    sblk_cur[pi] += 1;
+                }
+                if sb.get(sblk_cur[pi]) == Some(&bi) {
                     // decided by the exact evaluator in pass 1: placeholders here
                     sblk_cur[pi] += 1;
                     continue;
@@ -1992,6 +2024,16 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
             let k = *k;
             run(words, src, out, hi, lo, |_, x| x.overflowing_mul(k))
         }
+        (Mul::Rate(num, den), false) if f.nonneg => {
+            // x × num cannot overflow and is ≥ 0: floor division by multiplication only
+            let (num, dd) = (*num, *den as u64);
+            let magic = (u64::MAX / dd) as u128;
+            run(words, src, out, hi, lo, |_, x| {
+                let p = x.wrapping_mul(num) as u64;
+                let q = ((p as u128 * magic) >> 64) as u64;
+                ((q + (p - q * dd >= dd) as u64) as i64, false)
+            })
+        }
         (Mul::Rate(num, den), _) => {
             let g = rate_fn(*num, *den);
             run(words, src, out, hi, lo, |_, x| g(x))
@@ -2026,24 +2068,49 @@ fn last_mask(len: usize) -> u64 {
     }
 }
 
-/// Runs `f` on every item, one thread per item (inline for a single item).
-fn par<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    if items.len() <= 1 {
+/// Runs `f` on every item on up to `threads` threads, each taking the next item from a shared
+/// queue (inline for one thread or one item); results in item order.
+fn par<T: Send, R: Send>(threads: usize, items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 || items.len() <= 1 {
         return items.into_iter().map(f).collect();
     }
+    use std::sync::Mutex;
+    let n = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        let f = &f;
-        let hs: Vec<_> = items.into_iter().map(|it| s.spawn(move || f(it))).collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+        let hs: Vec<_> = (0..threads.min(n))
+            .map(|_| {
+                s.spawn(|| loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let Some((i, item)) = next else { break };
+                    let r = f(item);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every item was processed")
+        })
+        .collect()
 }
 
 /// What pass 1 of one thread hands to pass 2.
 struct PartA {
     /// eligible rows per policy
     counts: Vec<usize>,
+    /// eligible rows per block and policy (`block * policies + policy`, blocks of the chunk)
+    bcount: Vec<u32>,
+    /// first row of the chunk
+    start: usize,
     /// rows and amounts decided by the exact evaluator (in row order), per policy
     fix: Vec<Vec<(usize, Fen)>>,
     /// blocks (global block number, ascending) decided by the exact evaluator, per policy
