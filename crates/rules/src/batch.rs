@@ -1371,7 +1371,7 @@ impl BatchProgram {
             .collect();
         let np = self.policies.len();
         let cols = self.col_refs(input);
-        let mut oks: Vec<Vec<u64>> = (0..np).map(|_| vec![0u64; rows.div_ceil(64)]).collect();
+        let mut oks: Vec<Vec<u64>> = par_map(threads, np, |_| vec![0u64; rows.div_ceil(64)]);
 
         // Per-thread views of the bitsets (ranges start at multiples of BLOCK, so of 64 rows).
         let mut ok_views: Vec<Vec<&mut [u64]>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
@@ -1393,23 +1393,19 @@ impl BatchProgram {
 
         // Amount storage of each policy, as its plan says, split into per-thread segments:
         // per eligible row (exactly sized now that the counts are known) or per row (bits).
-        let mut stores: Vec<Store> = self
-            .plan_of_policy
-            .iter()
-            .enumerate()
-            .map(|(p, plan)| {
-                let n: usize = parts_a.iter().map(|pa| pa.counts[p]).sum();
-                match plan {
-                    None | Some(Plan::General { narrow: false }) => Store::Wide(vec![0; n]),
-                    Some(Plan::General { narrow: true }) => Store::Narrow(vec![0; n]),
-                    Some(Plan::Fused(f)) if f.narrow => Store::Narrow(vec![0; n]),
-                    Some(Plan::Fused(_)) => Store::Wide(vec![0; n]),
-                    Some(Plan::Coded { .. }) => Store::Codes(vec![0; n]),
-                    Some(Plan::ByBit { .. }) => Store::Bits(vec![0; rows.div_ceil(64)]),
-                    Some(Plan::Const(_)) => Store::None,
-                }
-            })
-            .collect();
+        // (allocated and zeroed on all threads: this is most of the result's memory)
+        let mut stores: Vec<Store> = par_map(threads, np, |p| {
+            let n: usize = parts_a.iter().map(|pa| pa.counts[p]).sum();
+            match &self.plan_of_policy[p] {
+                None | Some(Plan::General { narrow: false }) => Store::Wide(vec![0; n]),
+                Some(Plan::General { narrow: true }) => Store::Narrow(vec![0; n]),
+                Some(Plan::Fused(f)) if f.narrow => Store::Narrow(vec![0; n]),
+                Some(Plan::Fused(_)) => Store::Wide(vec![0; n]),
+                Some(Plan::Coded { .. }) => Store::Codes(vec![0; n]),
+                Some(Plan::ByBit { .. }) => Store::Bits(vec![0; rows.div_ceil(64)]),
+                Some(Plan::Const(_)) => Store::None,
+            }
+        });
         let mut seg_views: Vec<Vec<Seg>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
         for (p, st) in stores.iter_mut().enumerate() {
             fn split<T>(v: &mut [T], lens: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
@@ -2101,6 +2097,17 @@ fn par<T: Send, R: Send>(threads: usize, items: Vec<T>, f: impl Fn(T) -> R + Syn
                 .expect("every item was processed")
         })
         .collect()
+}
+
+/// `(0..n).map(f)` computed on up to `threads` threads (interleaved), in order.
+fn par_map<R: Send>(threads: usize, n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let t = threads.clamp(1, n.max(1));
+    let groups: Vec<Vec<usize>> = (0..t).map(|g| (g..n).step_by(t).collect()).collect();
+    let mut parts: Vec<std::vec::IntoIter<R>> = par(t, groups, |g| g.into_iter().map(&f).collect::<Vec<R>>())
+        .into_iter()
+        .map(|v| v.into_iter())
+        .collect();
+    (0..n).filter_map(|i| parts[i % t].next()).collect()
 }
 
 /// What pass 1 of one thread hands to pass 2.
