@@ -1984,6 +1984,8 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
     };
     let src = &src[b0..b0 + len];
     let (hi, lo) = (f.hi, f.lo);
+    // no overflow possible and every product ≥ 0
+    let nonneg = f.nonneg && !f.check;
     #[inline(always)]
     fn run(
         words: &[u64],
@@ -1991,10 +1993,25 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
         out: &mut [i64],
         hi: i64,
         lo: i64,
+        nonneg: bool,
         g: impl Fn(usize, i64) -> (i64, bool),
     ) -> bool {
         let mut ov = false;
         let mut j = 0;
+        if hi >= 0 && nonneg {
+            // products ≥ 0 and a cap ≥ 0: min and max by the sign of a difference that cannot
+            // overflow, with no branch (whether the cap applies is unpredictable)
+            let lo = lo.max(0);
+            for_each_set(words, |i| {
+                let (p, _) = g(i, src[i]);
+                let d = p - hi;
+                let m = hi + (d & (d >> 63));
+                let e = m - lo;
+                out[j] = lo + (e & !(e >> 63));
+                j += 1;
+            });
+            return false;
+        }
         for_each_set(words, |i| {
             let (p, o) = g(i, src[i]);
             ov |= o;
@@ -2011,20 +2028,20 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
         ov
     }
     match (&f.mul, f.check) {
-        (Mul::One, _) => run(words, src, out, hi, lo, |_, x| (x, false)),
+        (Mul::One, _) => run(words, src, out, hi, lo, nonneg, |_, x| (x, false)),
         (Mul::K(k), false) => {
             let k = *k;
-            run(words, src, out, hi, lo, |_, x| (x.wrapping_mul(k), false))
+            run(words, src, out, hi, lo, nonneg, |_, x| (x.wrapping_mul(k), false))
         }
         (Mul::K(k), true) => {
             let k = *k;
-            run(words, src, out, hi, lo, |_, x| x.overflowing_mul(k))
+            run(words, src, out, hi, lo, nonneg, |_, x| x.overflowing_mul(k))
         }
         (Mul::Rate(num, den), false) if f.nonneg => {
             // x × num cannot overflow and is ≥ 0: floor division by multiplication only
             let (num, dd) = (*num, *den as u64);
             let magic = (u64::MAX / dd) as u128;
-            run(words, src, out, hi, lo, |_, x| {
+            run(words, src, out, hi, lo, nonneg, |_, x| {
                 let p = x.wrapping_mul(num) as u64;
                 let q = ((p as u128 * magic) >> 64) as u64;
                 ((q + (p - q * dd >= dd) as u64) as i64, false)
@@ -2032,7 +2049,7 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
         }
         (Mul::Rate(num, den), _) => {
             let g = rate_fn(*num, *den);
-            run(words, src, out, hi, lo, |_, x| g(x))
+            run(words, src, out, hi, lo, nonneg, |_, x| g(x))
         }
         (Mul::Table(c, vals), check) => {
             let ColRef::T(codes) = cols[*c as usize] else {
@@ -2042,11 +2059,11 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
             let mut table = [0i64; 256];
             table[..vals.len()].copy_from_slice(vals);
             if check {
-                run(words, src, out, hi, lo, |i, x| {
+                run(words, src, out, hi, lo, nonneg, |i, x| {
                     x.overflowing_mul(table[codes[i] as usize])
                 })
             } else {
-                run(words, src, out, hi, lo, |i, x| {
+                run(words, src, out, hi, lo, nonneg, |i, x| {
                     (x.wrapping_mul(table[codes[i] as usize]), false)
                 })
             }
