@@ -5,7 +5,7 @@
 //! constants) into one shared DAG of vector operations: identical subexpressions of different
 //! policies (`not 严重失信`, `企业年龄`, `小微企业`, region filters …) become one node.
 //! [`BatchProgram::run`] evaluates the DAG over blocks of [`BLOCK`] rows on several threads
-//! (each thread takes a contiguous range of rows) in two passes: eligibility with booleans as
+//! (contiguous chunks of rows, several per thread, taken from a shared queue) in two passes: eligibility with booleans as
 //! 64-row bitmasks written straight into the result bitsets, then the amounts of the eligible
 //! rows only, into storage allocated once at its exact size, in the form the compiler chose for
 //! each policy ([`Amounts`]: a constant, a bitset choosing between two amounts, one byte per row
@@ -1347,12 +1347,14 @@ impl BatchProgram {
 
     /// Evaluates all policies over all rows on `threads` threads.
     ///
-    /// Two passes over the rows, each split into contiguous row ranges, one per thread:
+    /// Two passes over the rows, each split into contiguous chunks (eight per thread, taken from a
+    /// shared queue so that a thread that loses its core does not hold up the others):
     /// 1. eligibility: the requires' cones over blocks of [`BLOCK`] rows, booleans as 64-row
     ///    bitmasks, written straight into the result bitsets (and counted);
-    /// 2. amounts: with the counts known, every policy's amount vector is allocated once at its
-    ///    exact size; per block, amount subexpressions in demand by many eligible rows are computed
-    ///    for the whole block, the rest only for the eligible rows (gathered by their set bits).
+    /// 2. amounts: with the counts known, every policy's amount storage is allocated once at its
+    ///    exact size and filled as the policy's plan says (see [`Amounts`]); the general plan
+    ///    computes subexpressions in demand by many eligible rows for the whole block, the rest
+    ///    only for the eligible rows (gathered by their set bits).
     pub fn run(&self, input: &BatchInput, threads: usize) -> BatchResult {
         let rows = input.rows;
         let threads = threads.max(1);
