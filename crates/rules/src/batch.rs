@@ -170,16 +170,44 @@ pub enum Amounts {
     /// only for eligible rows) picks `set`, otherwise `clear` (创新券: high or low voucher).
     ByBit { bits: Vec<u64>, set: Fen, clear: Fen },
     /// The `j`-th eligible row gets `values[codes[j]]` (an award table by level).
-    Coded { values: Vec<Fen>, codes: Vec<u8> },
+    Coded { values: Vec<Fen>, codes: Chunked<u8> },
     /// The `j`-th eligible row gets `v[j]`; the compiler proved every amount fits in 32 bits.
-    Narrow(Vec<i32>),
+    Narrow(Chunked<i32>),
     /// The `j`-th eligible row gets `v[j]`.
-    Wide(Vec<Fen>),
+    Wide(Chunked<Fen>),
 }
 
 impl Default for Amounts {
     fn default() -> Amounts {
-        Amounts::Wide(Vec::new())
+        Amounts::Wide(Chunked::single(Vec::new()))
+    }
+}
+
+/// One value per eligible row, stored per chunk of rows (each chunk is filled by the thread that
+/// evaluated it, right after its eligibility, so nothing is copied afterwards).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunked<T> {
+    /// rows per chunk (the last chunk may be shorter)
+    chunk_rows: usize,
+    /// index (among all eligible rows) of each chunk's first eligible row
+    starts: Vec<usize>,
+    parts: Vec<Vec<T>>,
+}
+
+impl<T: Copy> Chunked<T> {
+    /// All values in one chunk.
+    pub fn single(values: Vec<T>) -> Chunked<T> {
+        Chunked {
+            chunk_rows: usize::MAX,
+            starts: vec![0],
+            parts: vec![values],
+        }
+    }
+    /// The value of row `row`, the `j`-th eligible row.
+    #[inline]
+    pub fn get(&self, row: usize, j: usize) -> T {
+        let c = row / self.chunk_rows;
+        self.parts[c][j - self.starts[c]]
     }
 }
 
@@ -196,9 +224,9 @@ impl Amounts {
                     *clear
                 }
             }
-            Amounts::Coded { values, codes } => values[codes[j] as usize],
-            Amounts::Narrow(v) => v[j] as Fen,
-            Amounts::Wide(v) => v[j],
+            Amounts::Coded { values, codes } => values[codes.get(row, j) as usize],
+            Amounts::Narrow(v) => v.get(row, j) as Fen,
+            Amounts::Wide(v) => v.get(row, j),
         }
     }
 }
@@ -1347,12 +1375,13 @@ impl BatchProgram {
 
     /// Evaluates all policies over all rows on `threads` threads.
     ///
-    /// Two passes over the rows, each split into contiguous chunks (eight per thread, taken from a
-    /// shared queue so that a thread that loses its core does not hold up the others):
+    /// The rows are split into contiguous chunks (eight per thread, taken from a shared queue so
+    /// that a thread that loses its core does not hold up the others); each chunk makes two passes
+    /// over its blocks, the second while the chunk's bits and columns are still in cache:
     /// 1. eligibility: the requires' cones over blocks of [`BLOCK`] rows, booleans as 64-row
     ///    bitmasks, written straight into the result bitsets (and counted);
-    /// 2. amounts: with the counts known, every policy's amount storage is allocated once at its
-    ///    exact size and filled as the policy's plan says (see [`Amounts`]); the general plan
+    /// 2. amounts: with the chunk's counts known, its amount storage is allocated at its exact
+    ///    size ([`Chunked`]) and filled as the policy's plan says (see [`Amounts`]); the general plan
     ///    computes subexpressions in demand by many eligible rows for the whole block, the rest
     ///    only for the eligible rows (gathered by their set bits).
     pub fn run(&self, input: &BatchInput, threads: usize) -> BatchResult {
@@ -1386,86 +1415,111 @@ impl BatchProgram {
             }
         }
 
-        // Pass 1: eligibility.
-        let parts_a: Vec<PartA> = par(
-            threads,
-            ok_views.iter_mut().zip(&ranges).collect(),
-            |(views, (a, b))| self.pass_a(input, &cols, *a, *b, views),
-        );
-
-        // Amount storage of each policy, as its plan says, split into per-thread segments:
-        // per eligible row (exactly sized now that the counts are known) or per row (bits).
-        // (allocated and zeroed on all threads: this is most of the result's memory)
-        let mut stores: Vec<Store> = par_map(threads, np, |p| {
-            let n: usize = parts_a.iter().map(|pa| pa.counts[p]).sum();
-            match &self.plan_of_policy[p] {
-                None | Some(Plan::General { narrow: false }) => Store::Wide(vec![0; n]),
-                Some(Plan::General { narrow: true }) => Store::Narrow(vec![0; n]),
-                Some(Plan::Fused(f)) if f.narrow => Store::Narrow(vec![0; n]),
-                Some(Plan::Fused(_)) => Store::Wide(vec![0; n]),
-                Some(Plan::Coded { .. }) => Store::Codes(vec![0; n]),
-                Some(Plan::ByBit { .. }) => Store::Bits(vec![0; rows.div_ceil(64)]),
-                Some(Plan::Const(_)) => Store::None,
-            }
+        // Amounts chosen by a condition are bits per row, like eligibility.
+        let mut bitsets: Vec<Option<Vec<u64>>> = par_map(threads, np, |p| {
+            (form_of(&self.plan_of_policy[p]) == Form::Bits).then(|| vec![0u64; rows.div_ceil(64)])
         });
-        let mut seg_views: Vec<Vec<Seg>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
-        for (p, st) in stores.iter_mut().enumerate() {
-            fn split<T>(v: &mut [T], lens: impl Iterator<Item = usize>) -> Vec<&mut [T]> {
-                let mut rest = v;
-                let mut out = Vec::new();
-                for l in lens {
-                    let (mine, tail) = std::mem::take(&mut rest).split_at_mut(l);
-                    out.push(mine);
-                    rest = tail;
+        let mut bit_views: Vec<Vec<Option<&mut [u64]>>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
+        for bs in bitsets.iter_mut() {
+            match bs {
+                Some(v) => {
+                    let mut rest: &mut [u64] = v;
+                    for (t, (a, b)) in ranges.iter().enumerate() {
+                        let (mine, tail) = rest.split_at_mut(b.div_ceil(64) - a / 64);
+                        bit_views[t].push(Some(mine));
+                        rest = tail;
+                    }
                 }
-                out
-            }
-            let counts = parts_a.iter().map(|pa| pa.counts[p]);
-            let views: Vec<Seg> = match st {
-                Store::None => ranges.iter().map(|_| Seg::None).collect(),
-                Store::Bits(v) => split(v, ranges.iter().map(|(a, b)| b.div_ceil(64) - a / 64))
-                    .into_iter()
-                    .map(Seg::Bits)
-                    .collect(),
-                Store::Codes(v) => split(v, counts).into_iter().map(Seg::Codes).collect(),
-                Store::Narrow(v) => split(v, counts).into_iter().map(Seg::Narrow).collect(),
-                Store::Wide(v) => split(v, counts).into_iter().map(Seg::Wide).collect(),
-            };
-            for (t, v) in views.into_iter().enumerate() {
-                seg_views[t].push(v);
+                None => bit_views.iter_mut().for_each(|v| v.push(None)),
             }
         }
 
-        // Pass 2: amounts.
-        let parts_b: Vec<PartB> = par(
+        // Each chunk: eligibility, then its amount storage (exactly sized: its counts are known),
+        // then its amounts, while the chunk's bits and columns are still in cache.
+        let parts: Vec<(PartA, PartB, Vec<Store>)> = par(
             threads,
-            ok_views
-                .iter()
-                .zip(seg_views.iter_mut())
-                .zip(&ranges)
-                .zip(parts_a.iter())
-                .collect(),
-            |(((views, segs), (a, b)), pa)| self.pass_b(input, &cols, *a, *b, views, segs, pa),
+            ok_views.iter_mut().zip(bit_views.iter_mut()).zip(&ranges).collect(),
+            |((views, bviews), (a, b))| {
+                let pa = self.pass_a(input, &cols, *a, *b, views);
+                let mut stores: Vec<Store> = (0..np)
+                    .map(|p| {
+                        let n = pa.counts[p];
+                        match form_of(&self.plan_of_policy[p]) {
+                            Form::Wide => Store::Wide(vec![0; n]),
+                            Form::Narrow => Store::Narrow(vec![0; n]),
+                            Form::Codes => Store::Codes(vec![0; n]),
+                            Form::Bits | Form::None => Store::None,
+                        }
+                    })
+                    .collect();
+                let mut segs: Vec<Seg> = stores
+                    .iter_mut()
+                    .zip(bviews.iter_mut())
+                    .map(|(st, bv)| match (st, bv.take()) {
+                        (_, Some(b)) => Seg::Bits(b),
+                        (Store::Codes(v), None) => Seg::Codes(v),
+                        (Store::Narrow(v), None) => Seg::Narrow(v),
+                        (Store::Wide(v), None) => Seg::Wide(v),
+                        (Store::None, None) => Seg::None,
+                    })
+                    .collect();
+                let pb = self.pass_b(input, &cols, *a, *b, views, &mut segs, &pa);
+                drop(segs);
+                (pa, pb, stores)
+            },
         );
         drop(ok_views);
-        drop(seg_views);
+        drop(bit_views);
+        let chunk_rows = per * BLOCK;
+        let mut parts_a = Vec::with_capacity(parts.len());
+        let mut parts_b = Vec::with_capacity(parts.len());
+        let mut stores_of_chunk = Vec::with_capacity(parts.len());
+        for (a, b, st) in parts {
+            parts_a.push(a);
+            parts_b.push(b);
+            stores_of_chunk.push(st);
+        }
 
         let mut out: Vec<PolicyResult> = Vec::with_capacity(np);
-        for (p, (mut ok, st)) in oks.into_iter().zip(stores).enumerate() {
-            let mut amounts = match (st, &self.plan_of_policy[p]) {
-                (Store::Bits(bits), Some(Plan::ByBit { set, clear, .. })) => Amounts::ByBit {
-                    bits,
+        for (p, mut ok) in oks.into_iter().enumerate() {
+            let mut starts = Vec::with_capacity(parts_a.len());
+            let mut n = 0;
+            for pa in &parts_a {
+                starts.push(n);
+                n += pa.counts[p];
+            }
+            let st: Vec<Store> = stores_of_chunk
+                .iter_mut()
+                .map(|c| std::mem::replace(&mut c[p], Store::None))
+                .collect();
+            macro_rules! chunked {
+                ($variant:ident) => {
+                    Chunked {
+                        chunk_rows,
+                        starts,
+                        parts: st
+                            .into_iter()
+                            .map(|s| match s {
+                                Store::$variant(v) => v,
+                                _ => Vec::new(), // unreachable: every chunk follows the plan
+                            })
+                            .collect(),
+                    }
+                };
+            }
+            let mut amounts = match &self.plan_of_policy[p] {
+                Some(Plan::ByBit { set, clear, .. }) => Amounts::ByBit {
+                    bits: bitsets[p].take().unwrap_or_default(),
                     set: *set,
                     clear: *clear,
                 },
-                (Store::Codes(codes), Some(Plan::Coded { values, .. })) => Amounts::Coded {
+                Some(Plan::Const(k)) => Amounts::Const(*k),
+                Some(Plan::Coded { values, .. }) => Amounts::Coded {
                     values: values.clone(),
-                    codes,
+                    codes: chunked!(Codes),
                 },
-                (Store::None, Some(Plan::Const(k))) => Amounts::Const(*k),
-                (Store::Narrow(v), _) => Amounts::Narrow(v),
-                (Store::Wide(v), _) => Amounts::Wide(v),
-                _ => Amounts::Wide(Vec::new()), // unreachable: stores follow the plans
+                plan if form_of(plan) == Form::Narrow => Amounts::Narrow(chunked!(Narrow)),
+                _ => Amounts::Wide(chunked!(Wide)),
             };
             let mut errors: Vec<(usize, String)> = Vec::new();
             let mut fix: Vec<(usize, Fen)> = Vec::new();
@@ -1502,7 +1556,7 @@ impl BatchProgram {
                         j += 1;
                     }
                 }
-                amounts = Amounts::Wide(wide);
+                amounts = Amounts::Wide(Chunked::single(wide));
             }
             out.push(PolicyResult { ok, amounts, errors });
         }
@@ -2154,13 +2208,34 @@ struct PartB {
     errors: Vec<Vec<(usize, String)>>,
 }
 
-/// The amount storage of one policy over all rows.
+/// The amount storage of one policy over one chunk.
 enum Store {
     None,
-    Bits(Vec<u64>),
     Codes(Vec<u8>),
     Narrow(Vec<i32>),
     Wide(Vec<Fen>),
+}
+
+/// How a plan stores its amounts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    None,
+    Bits,
+    Codes,
+    Narrow,
+    Wide,
+}
+
+fn form_of(plan: &Option<Plan>) -> Form {
+    match plan {
+        None | Some(Plan::General { narrow: false }) => Form::Wide,
+        Some(Plan::General { narrow: true }) => Form::Narrow,
+        Some(Plan::Fused(f)) if f.narrow => Form::Narrow,
+        Some(Plan::Fused(_)) => Form::Wide,
+        Some(Plan::Coded { .. }) => Form::Codes,
+        Some(Plan::ByBit { .. }) => Form::Bits,
+        Some(Plan::Const(_)) => Form::None,
+    }
 }
 
 /// One thread's part of a [`Store`].
