@@ -5,9 +5,13 @@
 //! constants) into one shared DAG of vector operations: identical subexpressions of different
 //! policies (`not 严重失信`, `企业年龄`, `小微企业`, region filters …) become one node.
 //! [`BatchProgram::run`] evaluates the DAG over blocks of [`BLOCK`] rows on several threads
-//! (each thread takes a contiguous range of rows) in two passes: eligibility with booleans as
+//! (contiguous chunks of rows, several per thread, taken from a shared queue) in two passes: eligibility with booleans as
 //! 64-row bitmasks written straight into the result bitsets, then the amounts of the eligible
-//! rows only, into vectors allocated once at their exact size. Registers are reused by liveness
+//! rows only, into storage allocated once at its exact size, in the form the compiler chose for
+//! each policy ([`Amounts`]: a constant, a bitset choosing between two amounts, one byte per row
+//! into a value list, 32- or 64-bit values; fused kernels for `min`/`max` of a column times a
+//! constant, rate or table). Value ranges of the input columns decide 32-bit storage, unchecked
+//! arithmetic and comparisons on saturated narrow copies of the columns. Registers are reused by liveness
 //! so that a block's working set stays in cache. Per policy the result is an eligibility bitset
 //! plus the amounts of the eligible rows.
 //!
@@ -45,6 +49,19 @@ pub enum Column {
 pub struct BatchInput {
     rows: usize,
     columns: BTreeMap<String, (Type, Column)>,
+    /// value range (min, max) of every int column, taken when the column is inserted: the
+    /// compiler uses it to prove that products cannot overflow and that amounts fit in 32 bits
+    span: BTreeMap<String, (i64, i64)>,
+    /// saturated narrow copies of every int column: comparisons with a constant strictly inside
+    /// the narrow type's range give the same answer on them, with 4–8× more lanes per vector
+    sat: BTreeMap<String, Sat>,
+}
+
+/// An int column saturated to 32 and to 16 bits.
+#[derive(Clone, Debug, Default)]
+struct Sat {
+    s32: Vec<i32>,
+    s16: Vec<i16>,
 }
 
 impl BatchInput {
@@ -52,6 +69,8 @@ impl BatchInput {
         BatchInput {
             rows,
             columns: BTreeMap::new(),
+            span: BTreeMap::new(),
+            sat: BTreeMap::new(),
         }
     }
     pub fn rows(&self) -> usize {
@@ -92,6 +111,28 @@ impl BatchInput {
                 ));
             }
         }
+        match &col {
+            Column::Int(v) => {
+                let lo = v.iter().copied().min().unwrap_or(0);
+                let hi = v.iter().copied().max().unwrap_or(0);
+                self.span.insert(def.name.clone(), (lo, hi));
+                let sat = Sat {
+                    s32: v
+                        .iter()
+                        .map(|x| (*x).clamp(i32::MIN as i64, i32::MAX as i64) as i32)
+                        .collect(),
+                    s16: v
+                        .iter()
+                        .map(|x| (*x).clamp(i16::MIN as i64, i16::MAX as i64) as i16)
+                        .collect(),
+                };
+                self.sat.insert(def.name.clone(), sat);
+            }
+            _ => {
+                self.span.remove(&def.name);
+                self.sat.remove(&def.name);
+            }
+        }
         self.columns.insert(def.name.clone(), (def.ty.clone(), col));
         Ok(())
     }
@@ -118,13 +159,85 @@ impl BatchInput {
     }
 }
 
+/// The amounts of one policy's eligible rows, in the most compact form the compiler could prove
+/// sufficient (every form answers [`Amounts::get`] identically; none is consulted for an
+/// ineligible row).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Amounts {
+    /// Every eligible row gets this amount (a fixed award, a fee waiver's 0).
+    Const(Fen),
+    /// One of two amounts chosen by a condition: bit `r % 64` of word `r / 64` of `bits` (set
+    /// only for eligible rows) picks `set`, otherwise `clear` (创新券: high or low voucher).
+    ByBit { bits: Vec<u64>, set: Fen, clear: Fen },
+    /// The `j`-th eligible row gets `values[codes[j]]` (an award table by level).
+    Coded { values: Vec<Fen>, codes: Chunked<u8> },
+    /// The `j`-th eligible row gets `v[j]`; the compiler proved every amount fits in 32 bits.
+    Narrow(Chunked<i32>),
+    /// The `j`-th eligible row gets `v[j]`.
+    Wide(Chunked<Fen>),
+}
+
+impl Default for Amounts {
+    fn default() -> Amounts {
+        Amounts::Wide(Chunked::single(Vec::new()))
+    }
+}
+
+/// One value per eligible row, stored per chunk of rows (each chunk is filled by the thread that
+/// evaluated it, right after its eligibility, so nothing is copied afterwards).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunked<T> {
+    /// rows per chunk (the last chunk may be shorter)
+    chunk_rows: usize,
+    /// index (among all eligible rows) of each chunk's first eligible row
+    starts: Vec<usize>,
+    parts: Vec<Vec<T>>,
+}
+
+impl<T: Copy> Chunked<T> {
+    /// All values in one chunk.
+    pub fn single(values: Vec<T>) -> Chunked<T> {
+        Chunked {
+            chunk_rows: usize::MAX,
+            starts: vec![0],
+            parts: vec![values],
+        }
+    }
+    /// The value of row `row`, the `j`-th eligible row.
+    #[inline]
+    pub fn get(&self, row: usize, j: usize) -> T {
+        let c = row / self.chunk_rows;
+        self.parts[c][j - self.starts[c]]
+    }
+}
+
+impl Amounts {
+    /// The amount of row `row`, the `j`-th eligible row (0-based, in row order).
+    #[inline]
+    pub fn get(&self, row: usize, j: usize) -> Fen {
+        match self {
+            Amounts::Const(v) => *v,
+            Amounts::ByBit { bits, set, clear } => {
+                if bits[row / 64] >> (row % 64) & 1 == 1 {
+                    *set
+                } else {
+                    *clear
+                }
+            }
+            Amounts::Coded { values, codes } => values[codes.get(row, j) as usize],
+            Amounts::Narrow(v) => v.get(row, j) as Fen,
+            Amounts::Wide(v) => v.get(row, j),
+        }
+    }
+}
+
 /// The result of one policy over all rows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PolicyResult {
     /// Eligibility bitset: bit `r % 64` of word `r / 64`.
     pub ok: Vec<u64>,
-    /// The amount of every eligible row, in row order.
-    pub amounts: Vec<Fen>,
+    /// The amounts of the eligible rows ([`PolicyResult::amount_list`] lists them).
+    pub amounts: Amounts,
     /// Rows whose evaluation failed (overflow, missing table key …): not eligible here.
     pub errors: Vec<(usize, String)>,
 }
@@ -136,9 +249,31 @@ impl PolicyResult {
     pub fn count(&self) -> usize {
         self.ok.iter().map(|w| w.count_ones() as usize).sum()
     }
-    /// Total amount of the eligible rows (saturating).
+    /// The eligible rows in order, with their amounts.
+    pub fn eligible(&self) -> impl Iterator<Item = (usize, Fen)> + '_ {
+        self.ok
+            .iter()
+            .enumerate()
+            .flat_map(|(w, word)| {
+                let mut m = *word;
+                std::iter::from_fn(move || {
+                    (m != 0).then(|| {
+                        let r = w * 64 + m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        r
+                    })
+                })
+            })
+            .enumerate()
+            .map(|(j, row)| (row, self.amounts.get(row, j)))
+    }
+    /// The amount of every eligible row, in row order.
+    pub fn amount_list(&self) -> Vec<Fen> {
+        self.eligible().map(|(_, a)| a).collect()
+    }
+    /// Total amount of the eligible rows.
     pub fn total(&self) -> i128 {
-        self.amounts.iter().map(|a| *a as i128).sum()
+        self.eligible().map(|(_, a)| a as i128).sum()
     }
 }
 
@@ -274,6 +409,260 @@ struct Emit {
     amount_miss: Vec<SB>,
     /// the nodes the amount and its miss lanes depend on, ascending (= topological order)
     amt_cone: Vec<u32>,
+    /// how pass 2 produces and stores the amounts
+    plan: Plan,
+}
+
+/// How the amounts of one policy are produced and stored, chosen by the compiler from the
+/// shape of the amount expression and the value ranges of the input columns.
+#[derive(Clone, Debug)]
+enum Plan {
+    /// the same amount for every eligible row: nothing to compute per row
+    Const(i64),
+    /// `if <bool node> then set else clear`: the node's bits (saved by pass 1) are the result
+    ByBit { node: u32, set: i64, clear: i64 },
+    /// an int table by a text column (possibly clamped by constants): one byte per eligible row
+    Coded { col: u32, map: Vec<u8>, values: Vec<i64> },
+    /// `max(min(mul(int column), hi), lo)` in one loop over the eligible rows
+    Fused(Fused),
+    /// node by node over the eligible rows (any other shape)
+    General { narrow: bool },
+}
+
+#[derive(Clone, Debug)]
+struct Fused {
+    src: u32,
+    mul: Mul,
+    hi: i64,
+    lo: i64,
+    /// the product may overflow i64 for some value of the column's range: check every row
+    check: bool,
+    /// every amount fits in 32 bits
+    narrow: bool,
+    /// the column and the multiplier are ≥ 0 (so is the product)
+    nonneg: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Mul {
+    One,
+    K(i64),
+    /// floor(x × num / den), den > 0
+    Rate(i64, i64),
+    /// x × table[code of a text column]
+    Table(u32, Vec<i64>),
+}
+
+type Span = Option<(i128, i128)>;
+
+fn clip(lo: i128, hi: i128) -> Span {
+    let (lo, hi) = (lo.max(i64::MIN as i128), hi.min(i64::MAX as i128));
+    (lo <= hi).then_some((lo, hi))
+}
+
+fn fits_i32(s: Span) -> bool {
+    s.is_some_and(|(lo, hi)| lo >= i32::MIN as i128 && hi <= i32::MAX as i128)
+}
+
+/// Value range of every int node (None: unknown or bool). A row whose intermediate value
+/// overflows is an evaluation error, so ranges are clipped to i64: every value that reaches an
+/// amount lies within its node's range.
+fn node_spans(nodes: &[Node], col_span: &[Span]) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let si = |s: &SI, out: &[Span]| match s {
+            SI::K(k) => Some((*k as i128, *k as i128)),
+            SI::Col(c) => col_span[*c as usize],
+            SI::Reg(r) => out[*r as usize],
+        };
+        let span = match node {
+            Node::Bin(op, a, b) => match (si(a, &out), si(b, &out)) {
+                (Some((al, ah)), Some((bl, bh))) => match op {
+                    IOp::Add => clip(al + bl, ah + bh),
+                    IOp::Sub => clip(al - bh, ah - bl),
+                    IOp::Mul => {
+                        let p = [al * bl, al * bh, ah * bl, ah * bh];
+                        clip(*p.iter().min().unwrap_or(&0), *p.iter().max().unwrap_or(&0))
+                    }
+                    IOp::Min => clip(al.min(bl), ah.min(bh)),
+                    IOp::Max => clip(al.max(bl), ah.max(bh)),
+                },
+                _ => None,
+            },
+            Node::MulRate(a, num, den) => si(a, &out).and_then(|(l, h)| {
+                let (n, d) = (*num as i128, *den as i128);
+                let (pl, ph) = clip((l * n).min(h * n), (l * n).max(h * n))?;
+                clip(pl.div_euclid(d), ph.div_euclid(d))
+            }),
+            Node::Neg(a) => si(a, &out).and_then(|(l, h)| clip(-h, -l)),
+            Node::LookupI(_, vals) => {
+                let lo = vals.iter().min().copied().unwrap_or(0) as i128;
+                let hi = vals.iter().max().copied().unwrap_or(0) as i128;
+                Some((lo.min(0), hi.max(0)))
+            }
+            Node::SelI(_, a, b) => match (si(a, &out), si(b, &out)) {
+                (Some((al, ah)), Some((bl, bh))) => Some((al.min(bl), ah.max(bh))),
+                _ => None,
+            },
+            _ => None,
+        };
+        out.push(span);
+    }
+    out
+}
+
+/// Whether an int node may overflow for some values within its inputs' ranges.
+fn may_overflow(nodes: &[Node], spans: &[Span], col_span: &[Span]) -> Vec<bool> {
+    let si = |s: &SI| match s {
+        SI::K(k) => Some((*k as i128, *k as i128)),
+        SI::Col(c) => col_span[*c as usize],
+        SI::Reg(r) => spans[*r as usize],
+    };
+    let out = |lo: i128, hi: i128| lo < i64::MIN as i128 || hi > i64::MAX as i128;
+    nodes
+        .iter()
+        .map(|node| match node {
+            Node::Bin(op @ (IOp::Add | IOp::Sub | IOp::Mul), a, b) => match (si(a), si(b)) {
+                (Some((al, ah)), Some((bl, bh))) => match op {
+                    IOp::Add => out(al + bl, ah + bh),
+                    IOp::Sub => out(al - bh, ah - bl),
+                    _ => {
+                        let p = [al * bl, al * bh, ah * bl, ah * bh];
+                        out(*p.iter().min().unwrap_or(&0), *p.iter().max().unwrap_or(&0))
+                    }
+                },
+                _ => true,
+            },
+            Node::MulRate(a, num, _) => si(a).is_none_or(|(l, h)| {
+                let n = *num as i128;
+                out((l * n).min(h * n), (l * n).max(h * n))
+            }),
+            Node::Neg(a) => si(a).is_none_or(|(l, h)| out(-h, -l)),
+            // a comparison "overflows" when a − b might: then it cannot use the sign of a − b
+            Node::Cmp(_, a, b) => match (si(a), si(b)) {
+                (Some((al, ah)), Some((bl, bh))) => out(al - bh, ah - bl) || out(bl - ah, bh - al),
+                _ => true,
+            },
+            _ => false,
+        })
+        .collect()
+}
+
+/// Chooses the amount plan of one policy.
+fn plan_of(nodes: &[Node], spans: &[Span], col_span: &[Span], saved_of: &[u32], e: &Emit) -> Plan {
+    let general = Plan::General {
+        narrow: fits_i32(match e.amount {
+            SI::K(k) => Some((k as i128, k as i128)),
+            SI::Col(c) => col_span[c as usize],
+            SI::Reg(r) => spans[r as usize],
+        }),
+    };
+    // miss lanes must be saved bitsets (or constants) for the per-block check of the fast plans
+    if !e.amount_miss.iter().all(|m| match m {
+        SB::K(_) => true,
+        SB::Reg(r) => saved_of[*r as usize] != u32::MAX,
+        SB::Col(_) => false,
+    }) {
+        return general;
+    }
+    // peel min/max by constants: the normal form of any such chain is max(min(x, hi), lo)
+    let mut chain: Vec<(IOp, i64)> = Vec::new();
+    let mut core = e.amount;
+    while let SI::Reg(r) = core {
+        match &nodes[r as usize] {
+            Node::Bin(op @ (IOp::Min | IOp::Max), x, SI::K(k)) | Node::Bin(op @ (IOp::Min | IOp::Max), SI::K(k), x) => {
+                chain.push((*op, *k));
+                core = *x;
+            }
+            _ => break,
+        }
+    }
+    let (mut hi, mut lo) = (i64::MAX, i64::MIN);
+    for (op, k) in chain.iter().rev() {
+        if *op == IOp::Min {
+            hi = hi.min(*k);
+            lo = lo.min(*k);
+        } else {
+            lo = lo.max(*k);
+        }
+    }
+    let clampv = |v: i64| v.min(hi).max(lo);
+    let (src, mul) = match core {
+        SI::K(k) => return Plan::Const(clampv(k)),
+        SI::Col(c) => (c, Mul::One),
+        SI::Reg(r) => match &nodes[r as usize] {
+            Node::SelI(SB::Reg(b), SI::K(x), SI::K(y)) if saved_of[*b as usize] != u32::MAX => {
+                return Plan::ByBit {
+                    node: *b,
+                    set: clampv(*x),
+                    clear: clampv(*y),
+                }
+            }
+            Node::LookupI(c, vals) => {
+                let mut values: Vec<i64> = Vec::new();
+                let mut map = Vec::with_capacity(vals.len());
+                for v in vals {
+                    let v = clampv(*v);
+                    let at = values.iter().position(|x| *x == v).unwrap_or_else(|| {
+                        values.push(v);
+                        values.len() - 1
+                    });
+                    map.push(at as u8);
+                }
+                return Plan::Coded { col: *c, map, values };
+            }
+            Node::MulRate(SI::Col(c), num, den) => (*c, Mul::Rate(*num, *den)),
+            Node::Bin(IOp::Mul, SI::Col(c), SI::K(k)) | Node::Bin(IOp::Mul, SI::K(k), SI::Col(c)) => (*c, Mul::K(*k)),
+            Node::Bin(IOp::Mul, SI::Col(c), SI::Reg(t)) | Node::Bin(IOp::Mul, SI::Reg(t), SI::Col(c)) => {
+                match &nodes[*t as usize] {
+                    Node::LookupI(tc, vals) => (*c, Mul::Table(*tc, vals.clone())),
+                    _ => return general,
+                }
+            }
+            _ => return general,
+        },
+    };
+    // the product's range over the column's range: can it overflow, does the amount fit i32?
+    let (check, prod) = match col_span[src as usize] {
+        None => (true, None),
+        Some((l, h)) => {
+            let ks: Vec<i128> = match &mul {
+                Mul::One => vec![1],
+                Mul::K(k) | Mul::Rate(k, _) => vec![*k as i128],
+                Mul::Table(_, vals) => vals.iter().map(|v| *v as i128).collect(),
+            };
+            let ps: Vec<i128> = ks.iter().flat_map(|k| [l * k, h * k]).collect();
+            let (pl, ph) = (
+                ps.iter().min().copied().unwrap_or(0),
+                ps.iter().max().copied().unwrap_or(0),
+            );
+            let check = pl < i64::MIN as i128 || ph > i64::MAX as i128;
+            let prod = clip(pl, ph).map(|(pl, ph)| match &mul {
+                Mul::Rate(_, d) => (pl.div_euclid(*d as i128), ph.div_euclid(*d as i128)),
+                _ => (pl, ph),
+            });
+            (check, prod)
+        }
+    };
+    let out = prod.map(|(pl, ph)| {
+        let c = |v: i128| v.min(hi as i128).max(lo as i128);
+        (c(pl), c(ph))
+    });
+    let nonneg = col_span[src as usize].is_some_and(|(l, _)| l >= 0)
+        && match &mul {
+            Mul::One => true,
+            Mul::K(k) | Mul::Rate(k, _) => *k >= 0,
+            Mul::Table(_, vals) => vals.iter().all(|v| *v >= 0),
+        };
+    Plan::Fused(Fused {
+        src,
+        mul,
+        hi,
+        lo,
+        check,
+        narrow: fits_i32(out),
+        nonneg,
+    })
 }
 
 /// A step of the eligibility pass: run a node over the block, or conclude a policy.
@@ -303,6 +692,10 @@ pub struct BatchProgram {
     saved_of: Vec<u32>,
     n_saved: usize,
     emits: Vec<Emit>,
+    /// nodes that may overflow given the input's column ranges (the others skip the check)
+    may_ovf: Vec<bool>,
+    /// the amount plan of each policy (None: evaluated row by row)
+    plan_of_policy: Vec<Option<Plan>>,
     /// policies evaluated row by row with the exact evaluator
     scalar: Vec<usize>,
 }
@@ -372,6 +765,44 @@ impl<'a> Lower<'a> {
             return LV::K(Value::Bool(true));
         }
         self.bool_node(Node::Mask(col, m))
+    }
+
+    /// `(k1 − column) op k2` and `(column ± k1) op k2` become `column op' k`, a comparison of a
+    /// column with a constant (which runs on the narrow copy of the column), when the column's
+    /// range shows that the arithmetic cannot overflow (so no row could have failed on it).
+    fn cmp_on_column(&self, op: CmpOp, x: SI, y: SI) -> (CmpOp, SI, SI) {
+        let (op, r, k) = match (x, y) {
+            (SI::Reg(r), SI::K(k)) => (op, r, k),
+            (SI::K(k), SI::Reg(r)) => (flip(op), r, k),
+            _ => return (op, x, y),
+        };
+        let span = |c: u32| {
+            self.input
+                .span
+                .get(&self.col_names[c as usize])
+                .map(|(l, h)| (*l as i128, *h as i128))
+        };
+        let fits = |v: i128| v >= i64::MIN as i128 && v <= i64::MAX as i128;
+        let (k, a) = (k as i128, |v: i64| v as i128);
+        let rewritten = match &self.nodes[r as usize] {
+            // k1 − c op k  ⇔  c flip(op) k1 − k
+            Node::Bin(IOp::Sub, SI::K(k1), SI::Col(c)) => span(*c)
+                .filter(|(l, h)| fits(a(*k1) - h) && fits(a(*k1) - l))
+                .map(|_| (flip(op), *c, a(*k1) - k)),
+            // c − k1 op k  ⇔  c op k + k1
+            Node::Bin(IOp::Sub, SI::Col(c), SI::K(k1)) => span(*c)
+                .filter(|(l, h)| fits(l - a(*k1)) && fits(h - a(*k1)))
+                .map(|_| (op, *c, k + a(*k1))),
+            // c + k1 op k  ⇔  c op k − k1
+            Node::Bin(IOp::Add, SI::Col(c), SI::K(k1)) | Node::Bin(IOp::Add, SI::K(k1), SI::Col(c)) => span(*c)
+                .filter(|(l, h)| fits(l + a(*k1)) && fits(h + a(*k1)))
+                .map(|_| (op, *c, k - a(*k1))),
+            _ => None,
+        };
+        match rewritten {
+            Some((op2, c, k2)) if fits(k2) => (op2, SI::Col(c), SI::K(k2 as i64)),
+            _ => (op, SI::Reg(r), SI::K(k as i64)),
+        }
     }
 
     fn lower(
@@ -527,7 +958,8 @@ impl<'a> Lower<'a> {
                     }
                     _ => {
                         let (x, y) = (self.si(&a)?, self.si(&b)?);
-                        Ok(self.bool_node(Node::Cmp(*op, x, y)))
+                        let (op, x, y) = self.cmp_on_column(*op, x, y);
+                        Ok(self.bool_node(Node::Cmp(op, x, y)))
                     }
                 }
             }
@@ -755,6 +1187,7 @@ impl BatchProgram {
                         amount,
                         amount_miss: misses_amt,
                         amt_cone,
+                        plan: Plan::General { narrow: false },
                     });
                 }
                 Err(Unsupported) => {
@@ -851,6 +1284,23 @@ impl BatchProgram {
             };
             sched_a.push(Step::Node(k as u32));
         }
+        let col_span: Vec<Span> = lw
+            .col_names
+            .iter()
+            .map(|c| input.span.get(c).map(|(l, h)| (*l as i128, *h as i128)))
+            .collect();
+        let spans = node_spans(&lw.nodes, &col_span);
+        let may_ovf = may_overflow(&lw.nodes, &spans, &col_span);
+        for e in emits.iter_mut() {
+            e.guard_ovf.retain(|k| may_ovf[*k as usize]);
+        }
+        for e in emits.iter_mut() {
+            e.plan = plan_of(&lw.nodes, &spans, &col_span, &saved_of, e);
+        }
+        let mut plan_of_policy: Vec<Option<Plan>> = vec![None; resolved.len()];
+        for e in &emits {
+            plan_of_policy[e.policy] = Some(e.plan.clone());
+        }
         let mask_plan = lw
             .nodes
             .iter()
@@ -887,6 +1337,8 @@ impl BatchProgram {
             n_slots_ab: n_b,
             saved_of,
             n_saved,
+            plan_of_policy,
+            may_ovf,
             emits,
             scalar,
         })
@@ -896,6 +1348,26 @@ impl BatchProgram {
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
+    /// How the amounts of policy `i` (input order) are computed and stored: `const`, `by-bit`,
+    /// `coded`, `fused` / `fused-checked` (with `-i32` when 32 bits suffice), `general` /
+    /// `general-i32`, or `row-by-row` (the explaining evaluator).
+    pub fn amount_plan(&self, i: usize) -> &'static str {
+        match self.plan_of_policy.get(i) {
+            Some(Some(Plan::Const(_))) => "const",
+            Some(Some(Plan::ByBit { .. })) => "by-bit",
+            Some(Some(Plan::Coded { .. })) => "coded",
+            Some(Some(Plan::Fused(f))) => match (f.check, f.narrow) {
+                (false, false) => "fused",
+                (false, true) => "fused-i32",
+                (true, false) => "fused-checked",
+                (true, true) => "fused-checked-i32",
+            },
+            Some(Some(Plan::General { narrow: false })) => "general",
+            Some(Some(Plan::General { narrow: true })) => "general-i32",
+            _ => "row-by-row",
+        }
+    }
+
     /// Policies that the vector path cannot express and that run row by row.
     pub fn scalar_policies(&self) -> Vec<&str> {
         self.scalar.iter().map(|i| self.policies[*i].0.key()).collect()
@@ -903,24 +1375,34 @@ impl BatchProgram {
 
     /// Evaluates all policies over all rows on `threads` threads.
     ///
-    /// Two passes over the rows, each split into contiguous row ranges, one per thread:
+    /// The rows are split into contiguous chunks (eight per thread, taken from a shared queue so
+    /// that a thread that loses its core does not hold up the others); each chunk makes two passes
+    /// over its blocks, the second while the chunk's bits and columns are still in cache:
     /// 1. eligibility: the requires' cones over blocks of [`BLOCK`] rows, booleans as 64-row
     ///    bitmasks, written straight into the result bitsets (and counted);
-    /// 2. amounts: with the counts known, every policy's amount vector is allocated once at its
-    ///    exact size; per block, amount subexpressions in demand by many eligible rows are computed
-    ///    for the whole block, the rest only for the eligible rows (gathered by their set bits).
+    /// 2. amounts: with the chunk's counts known, its amount storage is allocated at its exact
+    ///    size ([`Chunked`]) and filled as the policy's plan says (see [`Amounts`]); the general plan
+    ///    computes subexpressions in demand by many eligible rows for the whole block, the rest
+    ///    only for the eligible rows (gathered by their set bits).
     pub fn run(&self, input: &BatchInput, threads: usize) -> BatchResult {
         let rows = input.rows;
         let threads = threads.max(1);
         let blocks = rows.div_ceil(BLOCK);
-        let per = blocks.div_ceil(threads).max(1);
-        let ranges: Vec<(usize, usize)> = (0..threads)
+        // Several chunks per thread, taken from a shared queue: when the machine is busy and one
+        // thread loses its core, the other threads take over its remaining chunks.
+        let chunks = if threads == 1 {
+            1
+        } else {
+            (threads * 8).min(blocks).max(1)
+        };
+        let per = blocks.div_ceil(chunks).max(1);
+        let ranges: Vec<(usize, usize)> = (0..chunks)
             .map(|t| ((t * per * BLOCK).min(rows), ((t + 1) * per * BLOCK).min(rows)))
             .filter(|(a, b)| a < b)
             .collect();
         let np = self.policies.len();
         let cols = self.col_refs(input);
-        let mut oks: Vec<Vec<u64>> = (0..np).map(|_| vec![0u64; rows.div_ceil(64)]).collect();
+        let mut oks: Vec<Vec<u64>> = par_map(threads, np, |_| vec![0u64; rows.div_ceil(64)]);
 
         // Per-thread views of the bitsets (ranges start at multiples of BLOCK, so of 64 rows).
         let mut ok_views: Vec<Vec<&mut [u64]>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
@@ -933,61 +1415,150 @@ impl BatchProgram {
             }
         }
 
-        // Pass 1: eligibility.
-        let parts_a: Vec<PartA> = par(ok_views.iter_mut().zip(&ranges).collect(), |(views, (a, b))| {
-            self.pass_a(input, &cols, *a, *b, views)
+        // Amounts chosen by a condition are bits per row, like eligibility.
+        let mut bitsets: Vec<Option<Vec<u64>>> = par_map(threads, np, |p| {
+            (form_of(&self.plan_of_policy[p]) == Form::Bits).then(|| vec![0u64; rows.div_ceil(64)])
         });
-
-        // Exactly sized amount vectors, split into per-thread segments.
-        let mut amounts: Vec<Vec<Fen>> = (0..np)
-            .map(|p| vec![0; parts_a.iter().map(|pa| pa.counts[p]).sum()])
-            .collect();
-        let mut seg_views: Vec<Vec<&mut [Fen]>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
-        for (p, am) in amounts.iter_mut().enumerate() {
-            let mut rest: &mut [Fen] = am;
-            for (t, pa) in parts_a.iter().enumerate() {
-                let (mine, tail) = rest.split_at_mut(pa.counts[p]);
-                seg_views[t].push(mine);
-                rest = tail;
+        let mut bit_views: Vec<Vec<Option<&mut [u64]>>> = ranges.iter().map(|_| Vec::with_capacity(np)).collect();
+        for bs in bitsets.iter_mut() {
+            match bs {
+                Some(v) => {
+                    let mut rest: &mut [u64] = v;
+                    for (t, (a, b)) in ranges.iter().enumerate() {
+                        let (mine, tail) = rest.split_at_mut(b.div_ceil(64) - a / 64);
+                        bit_views[t].push(Some(mine));
+                        rest = tail;
+                    }
+                }
+                None => bit_views.iter_mut().for_each(|v| v.push(None)),
             }
         }
 
-        // Pass 2: amounts.
-        let parts_b: Vec<PartB> = par(
-            ok_views
-                .iter_mut()
-                .zip(seg_views.iter_mut())
-                .zip(&ranges)
-                .zip(parts_a.iter())
-                .collect(),
-            |(((views, segs), (a, b)), pa)| self.pass_b(input, &cols, *a, *b, views, segs, pa),
+        // Each chunk: eligibility, then its amount storage (exactly sized: its counts are known),
+        // then its amounts, while the chunk's bits and columns are still in cache.
+        let parts: Vec<(PartA, PartB, Vec<Store>)> = par(
+            threads,
+            ok_views.iter_mut().zip(bit_views.iter_mut()).zip(&ranges).collect(),
+            |((views, bviews), (a, b))| {
+                let pa = self.pass_a(input, &cols, *a, *b, views);
+                let mut stores: Vec<Store> = (0..np)
+                    .map(|p| {
+                        let n = pa.counts[p];
+                        match form_of(&self.plan_of_policy[p]) {
+                            Form::Wide => Store::Wide(vec![0; n]),
+                            Form::Narrow => Store::Narrow(vec![0; n]),
+                            Form::Codes => Store::Codes(vec![0; n]),
+                            Form::Bits | Form::None => Store::None,
+                        }
+                    })
+                    .collect();
+                let mut segs: Vec<Seg> = stores
+                    .iter_mut()
+                    .zip(bviews.iter_mut())
+                    .map(|(st, bv)| match (st, bv.take()) {
+                        (_, Some(b)) => Seg::Bits(b),
+                        (Store::Codes(v), None) => Seg::Codes(v),
+                        (Store::Narrow(v), None) => Seg::Narrow(v),
+                        (Store::Wide(v), None) => Seg::Wide(v),
+                        (Store::None, None) => Seg::None,
+                    })
+                    .collect();
+                let pb = self.pass_b(input, &cols, *a, *b, views, &mut segs, &pa);
+                drop(segs);
+                (pa, pb, stores)
+            },
         );
         drop(ok_views);
-        drop(seg_views);
+        drop(bit_views);
+        let chunk_rows = per * BLOCK;
+        let mut parts_a = Vec::with_capacity(parts.len());
+        let mut parts_b = Vec::with_capacity(parts.len());
+        let mut stores_of_chunk = Vec::with_capacity(parts.len());
+        for (a, b, st) in parts {
+            parts_a.push(a);
+            parts_b.push(b);
+            stores_of_chunk.push(st);
+        }
 
         let mut out: Vec<PolicyResult> = Vec::with_capacity(np);
-        for (p, (ok, mut am)) in oks.into_iter().zip(amounts).enumerate() {
-            // Rows whose amount failed were dropped in pass 2: close the gaps (rare).
-            if parts_a.iter().zip(&parts_b).any(|(a, b)| a.counts[p] != b.written[p]) {
-                let mut kept = Vec::with_capacity(am.len());
-                let mut off = 0;
-                for (a, b) in parts_a.iter().zip(&parts_b) {
-                    kept.extend_from_slice(&am[off..off + b.written[p]]);
-                    off += a.counts[p];
-                }
-                am = kept;
+        for (p, mut ok) in oks.into_iter().enumerate() {
+            let mut starts = Vec::with_capacity(parts_a.len());
+            let mut n = 0;
+            for pa in &parts_a {
+                starts.push(n);
+                n += pa.counts[p];
             }
+            let st: Vec<Store> = stores_of_chunk
+                .iter_mut()
+                .map(|c| std::mem::replace(&mut c[p], Store::None))
+                .collect();
+            macro_rules! chunked {
+                ($variant:ident) => {
+                    Chunked {
+                        chunk_rows,
+                        starts,
+                        parts: st
+                            .into_iter()
+                            .map(|s| match s {
+                                Store::$variant(v) => v,
+                                _ => Vec::new(), // unreachable: every chunk follows the plan
+                            })
+                            .collect(),
+                    }
+                };
+            }
+            let mut amounts = match &self.plan_of_policy[p] {
+                Some(Plan::ByBit { set, clear, .. }) => Amounts::ByBit {
+                    bits: bitsets[p].take().unwrap_or_default(),
+                    set: *set,
+                    clear: *clear,
+                },
+                Some(Plan::Const(k)) => Amounts::Const(*k),
+                Some(Plan::Coded { values, .. }) => Amounts::Coded {
+                    values: values.clone(),
+                    codes: chunked!(Codes),
+                },
+                plan if form_of(plan) == Form::Narrow => Amounts::Narrow(chunked!(Narrow)),
+                _ => Amounts::Wide(chunked!(Wide)),
+            };
             let mut errors: Vec<(usize, String)> = Vec::new();
+            let mut fix: Vec<(usize, Fen)> = Vec::new();
+            let mut dropped: Vec<usize> = Vec::new();
             for (a, b) in parts_a.iter().zip(&parts_b) {
                 errors.extend(a.errors[p].iter().cloned());
                 errors.extend(b.errors[p].iter().cloned());
+                fix.extend_from_slice(&a.fix[p]);
+                fix.extend_from_slice(&b.fix[p]);
+                dropped.extend_from_slice(&b.dropped[p]);
             }
             errors.sort_by_key(|e| e.0);
-            out.push(PolicyResult {
-                ok,
-                amounts: am,
-                errors,
-            });
+            if !fix.is_empty() || !dropped.is_empty() {
+                // Rows decided by the exact evaluator (rare): their amounts replace the
+                // placeholders, rows that failed leave the eligible set.
+                fix.sort_unstable_by_key(|f| f.0);
+                dropped.sort_unstable();
+                let (mut fi, mut di, mut j) = (0, 0, 0);
+                let mut wide = Vec::new();
+                for (w, word) in ok.iter_mut().enumerate() {
+                    let mut m = *word;
+                    while m != 0 {
+                        let row = w * 64 + m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        if dropped.get(di) == Some(&row) {
+                            di += 1;
+                            *word &= !(1u64 << (row % 64));
+                        } else if fix.get(fi).is_some_and(|f| f.0 == row) {
+                            wide.push(fix[fi].1);
+                            fi += 1;
+                        } else {
+                            wide.push(amounts.get(row, j));
+                        }
+                        j += 1;
+                    }
+                }
+                amounts = Amounts::Wide(Chunked::single(wide));
+            }
+            out.push(PolicyResult { ok, amounts, errors });
         }
         BatchResult { rows, policies: out }
     }
@@ -996,7 +1567,7 @@ impl BatchProgram {
         self.col_names
             .iter()
             .map(|n| match input.columns.get(n) {
-                Some((_, Column::Int(v))) => ColRef::I(v),
+                Some((_, Column::Int(v))) => ColRef::I(v, input.sat.get(n)),
                 Some((_, Column::Bool(v))) => ColRef::B(v),
                 Some((_, Column::Text { codes, .. })) => ColRef::T(codes),
                 _ => ColRef::None,
@@ -1044,7 +1615,9 @@ impl BatchProgram {
         let np = self.policies.len();
         let mut part = PartA {
             counts: vec![0; np],
-            side: vec![Vec::new(); np],
+            bcount: vec![0; (end - start).div_ceil(BLOCK) * np],
+            start,
+            fix: vec![Vec::new(); np],
             scalar_blocks: vec![Vec::new(); np],
             errors: vec![Vec::new(); np],
             saved: vec![vec![0; (end - start).div_ceil(64)]; self.n_saved],
@@ -1085,6 +1658,7 @@ impl BatchProgram {
                         };
                         ovf[k] = d.exec(
                             &self.nodes[k],
+                            !self.may_ovf[k],
                             &self.mask_plan[k],
                             self.slot_a[k] as usize,
                             &mut ri,
@@ -1123,6 +1697,7 @@ impl BatchProgram {
                             cnt += a.count_ones() as usize;
                         }
                         part.counts[e.policy] += cnt;
+                        part.bcount[(b0 - start) / BLOCK * np + e.policy] = cnt as u32;
                     }
                 }
             }
@@ -1143,7 +1718,7 @@ impl BatchProgram {
             match p.decide(&input.row_facts(row), params) {
                 Ok((Tri::Yes, Some(a))) => {
                     words[r / 64] |= 1 << (r % 64);
-                    part.side[pi].push(a);
+                    part.fix[pi].push((row, a));
                     part.counts[pi] += 1;
                 }
                 Ok((Tri::Yes, None)) | Ok((Tri::Unknown, _)) => {
@@ -1154,10 +1729,13 @@ impl BatchProgram {
             }
         }
         part.scalar_blocks[pi].push((b0 / BLOCK) as u32);
+        let np = self.policies.len();
+        part.bcount[(b0 - part.start) / BLOCK * np + pi] = words.iter().map(|w| w.count_ones()).sum();
     }
 
-    /// Pass 2 over rows `start..end`: the amounts of the eligible rows into `segs` (exactly
-    /// `pa.counts[p]` long per policy, unless a row's amount fails: then its bit is cleared).
+    /// Pass 2 over rows `start..end`: the amounts of the eligible rows into `segs`, as each
+    /// policy's plan says. Rows the vector path cannot decide go to the exact evaluator; their
+    /// amounts (or failures) are returned aside and the storage keeps a placeholder.
     #[allow(clippy::too_many_arguments)]
     fn pass_b(
         &self,
@@ -1165,22 +1743,24 @@ impl BatchProgram {
         cols: &[ColRef],
         start: usize,
         end: usize,
-        oks: &mut [&mut [u64]],
-        segs: &mut [&mut [Fen]],
+        oks: &[&mut [u64]],
+        segs: &mut [Seg],
         pa: &PartA,
     ) -> PartB {
         let np = self.policies.len();
         let n = self.nodes.len();
         let mut part = PartB {
-            written: vec![0; np],
+            fix: vec![Vec::new(); np],
+            dropped: vec![Vec::new(); np],
             errors: vec![Vec::new(); np],
         };
-        // Int nodes worth computing for whole blocks: those needed on average at least once per
-        // row (summed over the policies whose amounts use them); their int inputs follow. Bool
-        // nodes come from pass 1's bitsets.
+        let is_general = |e: &Emit| matches!(e.plan, Plan::General { .. });
+        // General plans: int nodes worth computing for whole blocks are those needed on average
+        // at least once per row (summed over the policies whose amounts use them); their int
+        // inputs follow. Bool nodes come from pass 1's bitsets.
         let rows_t = end - start;
         let mut demand = vec![0usize; n];
-        for e in &self.emits {
+        for e in self.emits.iter().filter(|e| is_general(e)) {
             let c = pa.counts[e.policy];
             for k in &e.amt_cone {
                 demand[*k as usize] += c;
@@ -1212,6 +1792,9 @@ impl BatchProgram {
             .emits
             .iter()
             .map(|e| {
+                if !is_general(e) {
+                    return Vec::new();
+                }
                 e.amt_cone
                     .iter()
                     .copied()
@@ -1227,8 +1810,9 @@ impl BatchProgram {
         let mut spos = vec![0u32; n];
         let mut tmps: [Vec<i64>; 3] = [vec![0; BLOCK], vec![0; BLOCK], vec![0; BLOCK]];
         let mut idx: Vec<u32> = Vec::with_capacity(BLOCK);
+        let mut gbuf: Vec<i64> = vec![0; BLOCK];
         let mut blk = BlockCols::new(cols.len());
-        let mut side_cur = vec![0usize; np];
+        let mut written = vec![0usize; np];
         let mut sblk_cur = vec![0usize; np];
         // emit of each policy (scalar policies have none)
         let mut emit_of: Vec<Option<usize>> = vec![None; np];
@@ -1253,130 +1837,293 @@ impl BatchProgram {
                 };
                 for &k in &dense_nodes {
                     let k = k as usize;
-                    ovf[k] = d.exec(&self.nodes[k], &self.mask_plan[k], slot_b[k] as usize, &mut ri, &mut rb);
+                    ovf[k] = d.exec(
+                        &self.nodes[k],
+                        !self.may_ovf[k],
+                        &self.mask_plan[k],
+                        slot_b[k] as usize,
+                        &mut ri,
+                        &mut rb,
+                    );
                 }
             }
             for pi in 0..np {
-                let words = &mut oks[pi][w0..w0 + nw];
-                if words.iter().all(|w| *w == 0) {
+                let m = pa.bcount[(b0 - start) / BLOCK * np + pi] as usize;
+                if m == 0 {
                     continue;
                 }
-                let seg = &mut *segs[pi];
-                let at = part.written[pi];
-                if pa.scalar_blocks[pi].get(sblk_cur[pi]) == Some(&bi) {
+                let words = &oks[pi][w0..w0 + nw];
+                let at = written[pi];
+                written[pi] += m;
+                let sb = &pa.scalar_blocks[pi];
+                while sb.get(sblk_cur[pi]).is_some_and(|b| *b < bi) {
                     sblk_cur[pi] += 1;
-                    let m: usize = words.iter().map(|w| w.count_ones() as usize).sum();
-                    seg[at..at + m].copy_from_slice(&pa.side[pi][side_cur[pi]..side_cur[pi] + m]);
-                    side_cur[pi] += m;
-                    part.written[pi] += m;
+                }
+                if sb.get(sblk_cur[pi]) == Some(&bi) {
+                    // decided by the exact evaluator in pass 1: placeholders here
+                    sblk_cur[pi] += 1;
                     continue;
                 }
                 let Some(ei) = emit_of[pi] else {
                     continue; // unreachable: scalar policies only have scalar blocks
                 };
-                let (e, prog) = (&self.emits[ei], &progs[ei]);
-                idx.clear();
-                for (w, word) in words.iter().enumerate() {
-                    let mut m = *word;
-                    while m != 0 {
-                        idx.push((w * 64) as u32 + m.trailing_zeros());
-                        m &= m - 1;
-                    }
-                }
-                let m = idx.len();
-                let out = &mut seg[at..at + m];
-                let mut trouble = e.amt_cone.iter().any(|k| dense[*k as usize] && ovf[*k as usize]);
-                for (j, &k) in prog.iter().enumerate() {
-                    spos[k as usize] = j as u32;
-                }
-                let root = si_reg(&e.amount).filter(|r| prog.last() == Some(r));
+                let e = &self.emits[ei];
+                let saved_w = |r: u32| &pa.saved[self.saved_of[r as usize] as usize][w0..w0 + nw];
+                let mut trouble = !is_general(e)
+                    && e.amount_miss.iter().any(|mm| match mm {
+                        SB::K(k) => *k,
+                        SB::Reg(r) => saved_w(*r).iter().zip(words).any(|(a, b)| a & b != 0),
+                        SB::Col(_) => true,
+                    });
                 if !trouble {
-                    for (j, &k) in prog.iter().enumerate() {
-                        let mut buf = std::mem::take(&mut scratch[j]);
-                        let sp = Sparse {
-                            idx: &idx,
-                            b0,
-                            cols,
-                            dense: &dense,
-                            slot: &slot_b,
-                            ri: &ri,
-                            saved: &pa.saved,
-                            saved_of: &self.saved_of,
-                            sw0: w0,
-                            scratch: &scratch,
-                            spos: &spos,
-                        };
-                        // the amount itself goes straight into the result
-                        let o = if Some(k) == root { &mut *out } else { &mut buf[..m] };
-                        let ov = sp.exec(&self.nodes[k as usize], o, &mut tmps);
-                        scratch[j] = buf;
-                        if ov {
-                            trouble = true;
-                            break;
+                    trouble = match (&e.plan, &mut segs[pi]) {
+                        (Plan::Const(_), _) => false,
+                        (Plan::ByBit { node, .. }, Seg::Bits(bits)) => {
+                            for ((o, sv), w) in bits[w0..w0 + nw].iter_mut().zip(saved_w(*node)).zip(words) {
+                                *o = sv & w;
+                            }
+                            false
                         }
-                    }
-                }
-                let sp = Sparse {
-                    idx: &idx,
-                    b0,
-                    cols,
-                    dense: &dense,
-                    slot: &slot_b,
-                    ri: &ri,
-                    saved: &pa.saved,
-                    saved_of: &self.saved_of,
-                    sw0: w0,
-                    scratch: &scratch,
-                    spos: &spos,
-                };
-                if !trouble {
-                    for miss in &e.amount_miss {
-                        let [t0, ..] = &mut tmps;
-                        let any = match sp.gb(miss, t0) {
-                            Op::K(k) => k != 0,
-                            Op::S(v) | Op::G(v) => v[..m].iter().any(|x| *x != 0),
-                        };
-                        if any {
-                            trouble = true;
-                            break;
+                        (Plan::Coded { col, map, .. }, Seg::Codes(out)) => {
+                            if let ColRef::T(codes) = cols[*col as usize] {
+                                let codes = &codes[b0..b0 + len];
+                                let mut j = 0;
+                                for_each_set(words, |i| {
+                                    out[at + j] = map[codes[i] as usize];
+                                    j += 1;
+                                });
+                            }
+                            false
                         }
-                    }
+                        (Plan::Fused(f), Seg::Wide(out)) => fused(f, cols, b0, len, words, &mut out[at..at + m]),
+                        (Plan::Fused(f), Seg::Narrow(out)) => {
+                            // the compiler proved every amount that does not overflow fits 32 bits
+                            let g = &mut gbuf[..m];
+                            let ov = fused(f, cols, b0, len, words, g);
+                            for (o, v) in out[at..at + m].iter_mut().zip(g.iter()) {
+                                *o = *v as i32;
+                            }
+                            ov
+                        }
+                        (Plan::General { .. }, seg) => {
+                            let (out, narrow): (&mut [i64], Option<&mut [i32]>) = match seg {
+                                Seg::Wide(o) => (&mut o[at..at + m], None),
+                                Seg::Narrow(o) => (&mut gbuf[..m], Some(&mut o[at..at + m])),
+                                _ => (&mut gbuf[..m], None),
+                            };
+                            let prog = &progs[ei];
+                            idx.clear();
+                            for_each_set(words, |i| idx.push(i as u32));
+                            let mut trouble = e.amt_cone.iter().any(|k| dense[*k as usize] && ovf[*k as usize]);
+                            for (j, &k) in prog.iter().enumerate() {
+                                spos[k as usize] = j as u32;
+                            }
+                            let root = si_reg(&e.amount).filter(|r| prog.last() == Some(r));
+                            if !trouble {
+                                for (j, &k) in prog.iter().enumerate() {
+                                    let mut buf = std::mem::take(&mut scratch[j]);
+                                    let sp = Sparse {
+                                        idx: &idx,
+                                        b0,
+                                        cols,
+                                        dense: &dense,
+                                        slot: &slot_b,
+                                        ri: &ri,
+                                        saved: &pa.saved,
+                                        saved_of: &self.saved_of,
+                                        sw0: w0,
+                                        scratch: &scratch,
+                                        spos: &spos,
+                                    };
+                                    // the amount itself goes straight into the result
+                                    let o = if Some(k) == root { &mut *out } else { &mut buf[..m] };
+                                    let ov = sp.exec(&self.nodes[k as usize], o, &mut tmps);
+                                    scratch[j] = buf;
+                                    if ov {
+                                        trouble = true;
+                                        break;
+                                    }
+                                }
+                            }
+                            let sp = Sparse {
+                                idx: &idx,
+                                b0,
+                                cols,
+                                dense: &dense,
+                                slot: &slot_b,
+                                ri: &ri,
+                                saved: &pa.saved,
+                                saved_of: &self.saved_of,
+                                sw0: w0,
+                                scratch: &scratch,
+                                spos: &spos,
+                            };
+                            if !trouble {
+                                for miss in &e.amount_miss {
+                                    let [t0, ..] = &mut tmps;
+                                    let any = match sp.gb(miss, t0) {
+                                        Op::K(k) => k != 0,
+                                        Op::S(v) | Op::G(v) => v[..m].iter().any(|x| *x != 0),
+                                    };
+                                    if any {
+                                        trouble = true;
+                                        break;
+                                    }
+                                }
+                            }
+                            if !trouble && root.is_none() {
+                                sp.gather_into(&e.amount, out);
+                            }
+                            match narrow {
+                                Some(ns) if !trouble => !narrow_into(out, ns),
+                                _ => trouble,
+                            }
+                        }
+                        _ => false, // unreachable: storage follows the plan
+                    };
                 }
                 if !trouble {
-                    if root.is_none() {
-                        sp.gather_into(&e.amount, out);
-                    }
-                    part.written[pi] += m;
                     continue;
                 }
                 // Exact fallback for the eligible rows of this block.
                 let (p, params) = &self.policies[pi];
-                for &r in &idx {
-                    let row = b0 + r as usize;
-                    let keep = match p.decide(&input.row_facts(row), params) {
-                        Ok((Tri::Yes, Some(a))) => {
-                            seg[part.written[pi]] = a;
-                            part.written[pi] += 1;
-                            true
-                        }
+                for_each_set(words, |r| {
+                    let row = b0 + r;
+                    match p.decide(&input.row_facts(row), params) {
+                        Ok((Tri::Yes, Some(a))) => part.fix[pi].push((row, a)),
                         Ok((Tri::Yes, None)) | Ok((Tri::Unknown, _)) => {
                             part.errors[pi].push((row, "缺少事实，无法判断".into()));
-                            false
+                            part.dropped[pi].push(row);
                         }
-                        Ok((Tri::No, _)) => false,
+                        Ok((Tri::No, _)) => part.dropped[pi].push(row),
                         Err(err) => {
                             part.errors[pi].push((row, err.message));
-                            false
+                            part.dropped[pi].push(row);
                         }
-                    };
-                    if !keep {
-                        words[r as usize / 64] &= !(1u64 << (r % 64));
                     }
-                }
+                });
             }
             b0 += len;
         }
         part
+    }
+}
+
+/// Calls `f` with the position of every set bit of `words`, ascending.
+#[inline(always)]
+fn for_each_set(words: &[u64], mut f: impl FnMut(usize)) {
+    for (w, word) in words.iter().enumerate() {
+        let mut m = *word;
+        while m != 0 {
+            f(w * 64 + m.trailing_zeros() as usize);
+            m &= m - 1;
+        }
+    }
+}
+
+/// Copies amounts into 32-bit storage; false if one does not fit (then the block falls back).
+fn narrow_into(src: &[i64], out: &mut [i32]) -> bool {
+    let mut fits = true;
+    for (o, v) in out.iter_mut().zip(src) {
+        *o = *v as i32;
+        fits &= *o as i64 == *v;
+    }
+    fits
+}
+
+/// One fused amount kernel over the eligible rows of a block (`words`): for each, `mul(x)`
+/// into `out`, then `max(min(·, hi), lo)`. Returns whether a product overflowed
+/// (only possible when the compiler could not rule it out from the column's range).
+fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: &mut [i64]) -> bool {
+    let ColRef::I(src, _) = cols[f.src as usize] else {
+        return true;
+    };
+    let src = &src[b0..b0 + len];
+    let (hi, lo) = (f.hi, f.lo);
+    // no overflow possible and every product ≥ 0
+    let nonneg = f.nonneg && !f.check;
+    #[inline(always)]
+    fn run(
+        words: &[u64],
+        src: &[i64],
+        out: &mut [i64],
+        hi: i64,
+        lo: i64,
+        nonneg: bool,
+        g: impl Fn(usize, i64) -> (i64, bool),
+    ) -> bool {
+        let mut ov = false;
+        let mut j = 0;
+        if hi >= 0 && nonneg {
+            // products ≥ 0 and a cap ≥ 0: min and max by the sign of a difference that cannot
+            // overflow, with no branch (whether the cap applies is unpredictable)
+            let lo = lo.max(0);
+            for_each_set(words, |i| {
+                let (p, _) = g(i, src[i]);
+                let d = p - hi;
+                let m = hi + (d & (d >> 63));
+                let e = m - lo;
+                out[j] = lo + (e & !(e >> 63));
+                j += 1;
+            });
+            return false;
+        }
+        for_each_set(words, |i| {
+            let (p, o) = g(i, src[i]);
+            ov |= o;
+            out[j] = p;
+            j += 1;
+        });
+        // a separate loop: whether the cap applies is data-dependent, and inside the loop
+        // above the compiler turns min/max into unpredictable branches
+        if hi != i64::MAX || lo != i64::MIN {
+            for o in out.iter_mut() {
+                *o = (*o).min(hi).max(lo);
+            }
+        }
+        ov
+    }
+    match (&f.mul, f.check) {
+        (Mul::One, _) => run(words, src, out, hi, lo, nonneg, |_, x| (x, false)),
+        (Mul::K(k), false) => {
+            let k = *k;
+            run(words, src, out, hi, lo, nonneg, |_, x| (x.wrapping_mul(k), false))
+        }
+        (Mul::K(k), true) => {
+            let k = *k;
+            run(words, src, out, hi, lo, nonneg, |_, x| x.overflowing_mul(k))
+        }
+        (Mul::Rate(num, den), false) if f.nonneg => {
+            // x × num cannot overflow and is ≥ 0: floor division by multiplication only
+            let (num, dd) = (*num, *den as u64);
+            let magic = (u64::MAX / dd) as u128;
+            run(words, src, out, hi, lo, nonneg, |_, x| {
+                let p = x.wrapping_mul(num) as u64;
+                let q = ((p as u128 * magic) >> 64) as u64;
+                ((q + (p - q * dd >= dd) as u64) as i64, false)
+            })
+        }
+        (Mul::Rate(num, den), _) => {
+            let g = rate_fn(*num, *den);
+            run(words, src, out, hi, lo, nonneg, |_, x| g(x))
+        }
+        (Mul::Table(c, vals), check) => {
+            let ColRef::T(codes) = cols[*c as usize] else {
+                return true;
+            };
+            let codes = &codes[b0..b0 + len];
+            let mut table = [0i64; 256];
+            table[..vals.len()].copy_from_slice(vals);
+            if check {
+                run(words, src, out, hi, lo, nonneg, |i, x| {
+                    x.overflowing_mul(table[codes[i] as usize])
+                })
+            } else {
+                run(words, src, out, hi, lo, nonneg, |i, x| {
+                    (x.wrapping_mul(table[codes[i] as usize]), false)
+                })
+            }
+        }
     }
 }
 
@@ -1390,26 +2137,62 @@ fn last_mask(len: usize) -> u64 {
     }
 }
 
-/// Runs `f` on every item, one thread per item (inline for a single item).
-fn par<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    if items.len() <= 1 {
+/// Runs `f` on every item on up to `threads` threads, each taking the next item from a shared
+/// queue (inline for one thread or one item); results in item order.
+fn par<T: Send, R: Send>(threads: usize, items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if threads <= 1 || items.len() <= 1 {
         return items.into_iter().map(f).collect();
     }
+    use std::sync::Mutex;
+    let n = items.len();
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        let f = &f;
-        let hs: Vec<_> = items.into_iter().map(|it| s.spawn(move || f(it))).collect();
-        hs.into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+        let hs: Vec<_> = (0..threads.min(n))
+            .map(|_| {
+                s.spawn(|| loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                    let Some((i, item)) = next else { break };
+                    let r = f(item);
+                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every item was processed")
+        })
+        .collect()
+}
+
+/// `(0..n).map(f)` computed on up to `threads` threads (interleaved), in order.
+fn par_map<R: Send>(threads: usize, n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let t = threads.clamp(1, n.max(1));
+    let groups: Vec<Vec<usize>> = (0..t).map(|g| (g..n).step_by(t).collect()).collect();
+    let mut parts: Vec<std::vec::IntoIter<R>> = par(t, groups, |g| g.into_iter().map(&f).collect::<Vec<R>>())
+        .into_iter()
+        .map(|v| v.into_iter())
+        .collect();
+    (0..n).filter_map(|i| parts[i % t].next()).collect()
 }
 
 /// What pass 1 of one thread hands to pass 2.
 struct PartA {
     /// eligible rows per policy
     counts: Vec<usize>,
-    /// amounts computed by the exact evaluator (in row order), per policy
-    side: Vec<Vec<Fen>>,
+    /// eligible rows per block and policy (`block * policies + policy`, blocks of the chunk)
+    bcount: Vec<u32>,
+    /// first row of the chunk
+    start: usize,
+    /// rows and amounts decided by the exact evaluator (in row order), per policy
+    fix: Vec<Vec<(usize, Fen)>>,
     /// blocks (global block number, ascending) decided by the exact evaluator, per policy
     scalar_blocks: Vec<Vec<u32>>,
     errors: Vec<Vec<(usize, String)>>,
@@ -1418,14 +2201,55 @@ struct PartA {
 }
 
 struct PartB {
-    /// amounts written per policy
-    written: Vec<usize>,
+    /// rows and amounts decided by the exact evaluator, per policy
+    fix: Vec<Vec<(usize, Fen)>>,
+    /// eligible rows whose amount failed (they leave the eligible set), per policy
+    dropped: Vec<Vec<usize>>,
     errors: Vec<Vec<(usize, String)>>,
+}
+
+/// The amount storage of one policy over one chunk.
+enum Store {
+    None,
+    Codes(Vec<u8>),
+    Narrow(Vec<i32>),
+    Wide(Vec<Fen>),
+}
+
+/// How a plan stores its amounts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    None,
+    Bits,
+    Codes,
+    Narrow,
+    Wide,
+}
+
+fn form_of(plan: &Option<Plan>) -> Form {
+    match plan {
+        None | Some(Plan::General { narrow: false }) => Form::Wide,
+        Some(Plan::General { narrow: true }) => Form::Narrow,
+        Some(Plan::Fused(f)) if f.narrow => Form::Narrow,
+        Some(Plan::Fused(_)) => Form::Wide,
+        Some(Plan::Coded { .. }) => Form::Codes,
+        Some(Plan::ByBit { .. }) => Form::Bits,
+        Some(Plan::Const(_)) => Form::None,
+    }
+}
+
+/// One thread's part of a [`Store`].
+enum Seg<'a> {
+    None,
+    Bits(&'a mut [u64]),
+    Codes(&'a mut [u8]),
+    Narrow(&'a mut [i32]),
+    Wide(&'a mut [Fen]),
 }
 
 #[derive(Clone, Copy)]
 enum ColRef<'a> {
-    I(&'a [i64]),
+    I(&'a [i64], Option<&'a Sat>),
     B(&'a [bool]),
     T(&'a [u8]),
     None,
@@ -1449,22 +2273,26 @@ impl BlockCols {
             if let ColRef::B(v) = cols[c as usize] {
                 let out = &mut self.bits[c as usize];
                 out.resize(BW, 0);
-                for (o, ch) in out.iter_mut().zip(v[b0..b0 + len].chunks(64)) {
-                    let mut m = 0u64;
-                    for (j, b) in ch.iter().enumerate() {
-                        m |= (*b as u64) << j;
-                    }
-                    *o = m;
-                }
+                pack_cmp(&mut out[..len.div_ceil(64)], &v[b0..b0 + len], |b| b);
             }
         }
         for &c in texts {
             if let ColRef::T(codes) = cols[c as usize] {
                 let out = &mut self.onehot[c as usize];
+                let d = dict_len[c as usize];
                 out.clear();
-                out.resize(dict_len[c as usize] * BW, 0);
-                for (i, code) in codes[b0..b0 + len].iter().enumerate() {
-                    out[*code as usize * BW + i / 64] |= 1u64 << (i % 64);
+                out.resize(d * BW, 0);
+                let codes = &codes[b0..b0 + len];
+                if d <= 8 {
+                    // few codes: one vectorised comparison per code
+                    for (code, o) in out.chunks_exact_mut(BW).enumerate() {
+                        let code = code as u8;
+                        pack_cmp(&mut o[..len.div_ceil(64)], codes, |x| x == code);
+                    }
+                } else {
+                    for (i, code) in codes.iter().enumerate() {
+                        out[*code as usize * BW + i / 64] |= 1u64 << (i % 64);
+                    }
                 }
             }
         }
@@ -1503,7 +2331,7 @@ impl<'a, 'b> Dense<'a, 'b> {
             SI::K(k) => DI::K(*k),
             SI::Reg(r) => DI::S(&ri[self.slot[*r as usize] as usize][..self.len]),
             SI::Col(c) => match self.cols[*c as usize] {
-                ColRef::I(v) => DI::S(&v[self.b0..self.b0 + self.len]),
+                ColRef::I(v, _) => DI::S(&v[self.b0..self.b0 + self.len]),
                 _ => DI::K(0),
             },
         }
@@ -1537,10 +2365,48 @@ impl<'a, 'b> Dense<'a, 'b> {
         }
     }
 
+    /// `column op constant` on a saturated narrow copy of the column when the constant lies
+    /// strictly inside the narrow range (then saturation cannot change the answer). False if
+    /// the comparison has another shape.
+    fn cmp_narrow(&self, o: &mut [u64], op: CmpOp, a: &SI, b: &SI) -> bool {
+        let (op, c, k) = match (a, b) {
+            (SI::Col(c), SI::K(k)) => (op, *c, *k),
+            (SI::K(k), SI::Col(c)) => (flip(op), *c, *k),
+            _ => return false,
+        };
+        let ColRef::I(_, Some(sat)) = self.cols[c as usize] else {
+            return false;
+        };
+        let (b0, len) = (self.b0, self.len);
+        macro_rules! go {
+            ($v:expr, $k:expr) => {{
+                let (v, k) = (&$v[b0..b0 + len], $k);
+                match op {
+                    CmpOp::Lt => pack_cmp(o, v, |x| x < k),
+                    CmpOp::Le => pack_cmp(o, v, |x| x <= k),
+                    CmpOp::Gt => pack_cmp(o, v, |x| x > k),
+                    CmpOp::Ge => pack_cmp(o, v, |x| x >= k),
+                    CmpOp::Eq => pack_cmp(o, v, |x| x == k),
+                    CmpOp::Ne => pack_cmp(o, v, |x| x != k),
+                }
+            }};
+        }
+        if k > i16::MIN as i64 && k < i16::MAX as i64 {
+            go!(sat.s16, k as i16);
+        } else if k > i32::MIN as i64 && k < i32::MAX as i64 {
+            go!(sat.s32, k as i32);
+        } else {
+            return false;
+        }
+        true
+    }
+
     /// Runs one node into its register; returns whether any lane overflowed.
+    #[allow(clippy::too_many_arguments)]
     fn exec(
         &self,
         node: &Node,
+        safe: bool,
         plan: &(bool, Vec<u8>),
         out_slot: usize,
         ri: &mut [Vec<i64>],
@@ -1555,6 +2421,26 @@ impl<'a, 'b> Dense<'a, 'b> {
                 let ri: &[Vec<i64>] = ri;
                 let rb: &[Vec<u64>] = rb;
                 match node {
+                    Node::Cmp(op, a, b) if self.cmp_narrow(o, *op, a, b) => {}
+                    Node::Cmp(op @ (CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge), a, b) if safe => {
+                        // a − b cannot overflow (column ranges): the comparison is its sign bit,
+                        // which vectorises (64-bit compares do not, on baseline x86-64)
+                        let (a, b) = (self.gi(a, ri), self.gi(b, ri));
+                        let (x, y, negate) = match op {
+                            CmpOp::Lt => (a, b, false),
+                            CmpOp::Ge => (a, b, true),
+                            CmpOp::Gt => (b, a, false),
+                            _ => (b, a, true),
+                        };
+                        let n = negate as u8;
+                        let lt = |u: i64, v: i64| ((u.wrapping_sub(v) as u64 >> 63) as u8 ^ n) != 0;
+                        match (x, y) {
+                            (DI::S(x), DI::S(y)) => pack_cmp2(o, &x[..len], &y[..len], lt),
+                            (DI::S(x), DI::K(y)) => pack_cmp(o, &x[..len], |u| lt(u, y)),
+                            (DI::K(x), DI::S(y)) => pack_cmp(o, &y[..len], |v| lt(x, v)),
+                            (DI::K(x), DI::K(y)) => o.fill(if lt(x, y) { !0 } else { 0 }),
+                        }
+                    }
                     Node::Cmp(op, a, b) => {
                         let (a, b) = (self.gi(a, ri), self.gi(b, ri));
                         match op {
@@ -1630,6 +2516,7 @@ impl<'a, 'b> Dense<'a, 'b> {
                 let ri: &[Vec<i64>] = ri;
                 let rb: &[Vec<u64>] = rb;
                 ov = match node {
+                    Node::Bin(op, a, b) if safe => bin_safe(o, *op, self.gi(a, ri), self.gi(b, ri)),
                     Node::Bin(op, a, b) => bin_i(o, *op, self.gi(a, ri), self.gi(b, ri)),
                     Node::MulRate(a, num, den) => mul_rate(o, self.gi(a, ri), *num, *den),
                     Node::Neg(a) => map2_i(o, self.gi(a, ri), DI::K(0), |x, _| x.overflowing_neg()),
@@ -1671,49 +2558,63 @@ impl<'a, 'b> Dense<'a, 'b> {
 /// Bitmask words of `f(a[i], b[i])` for `len` lanes.
 #[inline(always)]
 fn cmp_bits(out: &mut [u64], a: DI, b: DI, len: usize, f: impl Fn(i64, i64) -> bool) {
-    let pack = |out: &mut [u64], g: &dyn Fn(usize) -> bool| {
-        for (w, o) in out.iter_mut().enumerate() {
-            let lo = w * 64;
-            let hi = (lo + 64).min(len);
-            let mut m = 0u64;
-            for i in lo..hi {
-                m |= (g(i) as u64) << (i - lo);
-            }
-            *o = m;
-        }
-    };
     match (a, b) {
-        (DI::S(x), DI::K(y)) => {
-            for (o, ch) in out.iter_mut().zip(x[..len].chunks(64)) {
-                let mut m = 0u64;
-                for (j, v) in ch.iter().enumerate() {
-                    m |= (f(*v, y) as u64) << j;
-                }
-                *o = m;
-            }
+        (DI::S(x), DI::K(y)) => pack_cmp(out, &x[..len], |v| f(v, y)),
+        (DI::K(x), DI::S(y)) => pack_cmp(out, &y[..len], |v| f(x, v)),
+        (DI::S(x), DI::S(y)) => pack_cmp2(out, &x[..len], &y[..len], f),
+        (DI::K(x), DI::K(y)) => out.fill(if f(x, y) { !0 } else { 0 }),
+    }
+}
+
+/// Packs 64 bytes of 0/1 into one word (byte `i` → bit `i`): each multiplication gathers the
+/// low bits of eight bytes into the top byte (the partial products never collide).
+#[inline(always)]
+fn pack64(b: &[u8; 64]) -> u64 {
+    let mut m = 0u64;
+    for (i, ch) in b.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes([ch[0], ch[1], ch[2], ch[3], ch[4], ch[5], ch[6], ch[7]]);
+        m |= (w.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * i);
+    }
+    m
+}
+
+/// Bitmask words of `f(x[i])`: the comparisons go to a byte array first (a loop the compiler
+/// vectorises), then eight bytes per multiplication into bits.
+#[inline(always)]
+fn pack_cmp<T: Copy>(out: &mut [u64], x: &[T], f: impl Fn(T) -> bool) {
+    let mut bytes = [0u8; 64];
+    for (o, ch) in out.iter_mut().zip(x.chunks(64)) {
+        if ch.len() < 64 {
+            bytes.fill(0);
         }
-        (DI::K(x), DI::S(y)) => {
-            for (o, ch) in out.iter_mut().zip(y[..len].chunks(64)) {
-                let mut m = 0u64;
-                for (j, v) in ch.iter().enumerate() {
-                    m |= (f(x, *v) as u64) << j;
-                }
-                *o = m;
-            }
+        for (b, v) in bytes.iter_mut().zip(ch) {
+            *b = f(*v) as u8;
         }
-        (DI::S(x), DI::S(y)) => {
-            for ((o, cx), cy) in out.iter_mut().zip(x[..len].chunks(64)).zip(y[..len].chunks(64)) {
-                let mut m = 0u64;
-                for (j, (u, v)) in cx.iter().zip(cy).enumerate() {
-                    m |= (f(*u, *v) as u64) << j;
-                }
-                *o = m;
-            }
+        *o = pack64(&bytes);
+    }
+}
+
+#[inline(always)]
+fn pack_cmp2<T: Copy>(out: &mut [u64], x: &[T], y: &[T], f: impl Fn(T, T) -> bool) {
+    let mut bytes = [0u8; 64];
+    for ((o, cx), cy) in out.iter_mut().zip(x.chunks(64)).zip(y.chunks(64)) {
+        if cx.len() < 64 {
+            bytes.fill(0);
         }
-        (DI::K(x), DI::K(y)) => {
-            let v = f(x, y);
-            pack(out, &|_| v)
+        for ((b, u), v) in bytes.iter_mut().zip(cx).zip(cy) {
+            *b = f(*u, *v) as u8;
         }
+        *o = pack64(&bytes);
+    }
+}
+
+fn flip(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        o => o,
     }
 }
 
@@ -1750,6 +2651,17 @@ fn map2_i(out: &mut [i64], a: DI, b: DI, f: impl Fn(i64, i64) -> (i64, bool)) ->
         }
     }
     ov
+}
+
+/// [`bin_i`] for a node that cannot overflow (proved from the column ranges).
+fn bin_safe(o: &mut [i64], op: IOp, a: DI, b: DI) -> bool {
+    match op {
+        IOp::Add => map2_i(o, a, b, |x, y| (x.wrapping_add(y), false)),
+        IOp::Sub => map2_i(o, a, b, |x, y| (x.wrapping_sub(y), false)),
+        IOp::Mul => map2_i(o, a, b, |x, y| (x.wrapping_mul(y), false)),
+        IOp::Min => map2_i(o, a, b, |x, y| (x.min(y), false)),
+        IOp::Max => map2_i(o, a, b, |x, y| (x.max(y), false)),
+    }
 }
 
 fn bin_i(o: &mut [i64], op: IOp, a: DI, b: DI) -> bool {
@@ -1905,7 +2817,7 @@ impl<'a, 'b> Sparse<'a, 'b> {
         match s {
             SI::K(k) => Op::K(*k),
             SI::Col(c) => match self.cols[*c as usize] {
-                ColRef::I(v) => Op::G(&v[self.b0..]),
+                ColRef::I(v, _) => Op::G(&v[self.b0..]),
                 _ => Op::K(0),
             },
             SI::Reg(r) => {

@@ -117,6 +117,21 @@ fn sources() -> Vec<&'static str> {
         "policy ovf \"溢出\"\nrequire \"r\": 纳税额 * 100000000 > 0元\namount = 纳税额 * 1000000\n",
         "policy miss \"缺键\"\nparam t: table[text -> money] = {\"A\": 1元, \"B\": 2元}\nrequire \"r\": not 严重失信\namount = t[纳税信用等级]\n",
         "policy grade \"等级\"\nrequire \"r\": 纳税信用等级 != \"D\" and 人才层次 >= \"district\"\n",
+        // amount plans: a product that overflows on some rows (fused kernel with its check, the
+        // rows fall back and fail), clamped into 32 bits
+        "policy fovf \"溢出封顶\"\nrequire \"r\": not 严重失信\namount = min(纳税额 * 100000000, 5元)\n",
+        // a column times a table by level, floor and cap; a column alone, clamped both ways
+        "policy ftab \"倍数\"\nparam m: table[text -> int] = {\"A\": 3, \"B\": -2, \"C\": 0}\nrequire \"r\": 纳税信用等级 in {\"A\", \"B\", \"C\"}\namount = clamp(营业收入 * m[纳税信用等级], -1000元, 90000元)\n",
+        "policy fcol \"原值\"\nrequire \"r\": 入驻载体\namount = max(min(房租, 300000元), 1元)\n",
+        "policy frate \"比例\"\nrequire \"r\": 高新技术企业\namount = 营业收入 * (2/3)\n",
+        // a table clamped by constants (coded), a choice between constants (by bit), a constant
+        "policy coded \"按级\"\nparam t: table[text -> money] = {\"district\": 1元, \"city\": 7元, \"provincial\": 9元, \"national\": 30元}\nrequire \"r\": 人才层次 != \"none\"\namount = min(t[人才层次], 8元)\n",
+        "policy bybit \"二选一\"\nrequire \"r\": not 严重失信\namount = if 发明专利数 >= 20 and 高新技术企业 then 3元 else 1元\n",
+        "policy konst \"定额\"\nrequire \"r\": 从业人数 >= 7\namount = 12元\n",
+        // comparisons at the edges of the narrow column copies (16 and 32 bits, saturated)
+        "policy edges \"边界\"\nrequire \"r\": 从业人数 >= 32766 or 从业人数 < -32767 or 营业收入 >= 21474836.46元 or 营业收入 > 21474836.47元 or 纳税额 == 327.67元 or 发明专利数 != 0\n",
+        // arithmetic on a column against a constant (rewritten to a comparison of the column)
+        "policy shift \"平移\"\nrequire \"r\": 从业人数 + 5 > 60 and 实际控制人年龄 - 10 <= 40 and 2030 - 成立年度 >= 7\namount = 1元\n",
     ]
 }
 
@@ -132,6 +147,7 @@ fn check_against_scalar(policies: &[(Policy, ParamOverrides)], input: &BatchInpu
         let res = prog.run(input, threads);
         for (pi, (p, _)) in policies.iter().enumerate() {
             let pr = &res.policies[pi];
+            let amounts = pr.amount_list();
             let mut cursor = 0;
             let mut errors = 0;
             for (row, o) in outcomes[pi].iter().enumerate() {
@@ -144,14 +160,14 @@ fn check_against_scalar(policies: &[(Policy, ParamOverrides)], input: &BatchInpu
                     o.explain_zh()
                 );
                 if expect_ok {
-                    assert_eq!(pr.amounts[cursor], o.amount.unwrap(), "policy {} row {row}", p.key());
+                    assert_eq!(amounts[cursor], o.amount.unwrap(), "policy {} row {row}", p.key());
                     cursor += 1;
                 }
                 if !o.errors.is_empty() || o.eligible == Tri::Unknown {
                     errors += 1;
                 }
             }
-            assert_eq!(cursor, pr.amounts.len());
+            assert_eq!(cursor, amounts.len());
             assert_eq!(errors, pr.errors.len(), "policy {}", p.key());
             assert!(pr.errors.windows(2).all(|w| w[0].0 <= w[1].0), "errors in row order");
         }
@@ -178,6 +194,29 @@ fn batch_equals_scalar_on_random_data() {
         "{:?}",
         prog.scalar_policies()
     );
+    // the compiler chose the specialised amount plans for these shapes and ranges
+    let plan = |key: &str| {
+        let i = policies.iter().position(|(p, _)| p.key() == key).unwrap();
+        prog.amount_plan(i)
+    };
+    assert_eq!(plan("fovf"), "fused-checked-i32");
+    assert_eq!(plan("ftab"), "fused-i32");
+    assert_eq!(plan("fcol"), "fused-i32");
+    assert_eq!(plan("frate"), "fused");
+    assert_eq!(plan("coded"), "coded");
+    assert_eq!(plan("bybit"), "by-bit");
+    assert_eq!(plan("konst"), "const");
+    assert_eq!(plan("high_tech_award"), "const");
+    assert_eq!(plan("innovation_voucher"), "by-bit");
+    assert_eq!(plan("talent_award"), "coded");
+    assert_eq!(plan("tax_credit_line"), "fused-i32");
+    assert_eq!(plan("sel"), "general-i32");
+    assert_eq!(plan("ovf"), "fused");
+    assert_eq!(plan("ratio"), "row-by-row");
+    let res = prog.run(&input, 2);
+    let fovf = policies.iter().position(|(p, _)| p.key() == "fovf").unwrap();
+    assert!(!res.policies[fovf].errors.is_empty(), "some products overflow");
+    assert!(res.policies[fovf].count() > 0);
     check_against_scalar(&policies, &input, &[1, 2, 3]);
 }
 
@@ -195,6 +234,70 @@ fn shared_amounts_computed_for_whole_blocks_equal_scalar() {
     }
     let input = random_input(2048 + 300, 0x2545f4914f6cdd1d);
     check_against_scalar(&policies, &input, &[1, 2]);
+}
+
+/// Columns with extreme values: the compiler's range analysis must not prove anything false
+/// (no narrow copy, no rewritten comparison, no unchecked product where a row can overflow).
+#[test]
+fn extreme_values_equal_scalar() {
+    let schema = FactSchema::enterprise();
+    let policies: Vec<(Policy, ParamOverrides)> = sources()
+        .iter()
+        .map(|s| (compile(s, &schema).unwrap(), ParamOverrides::new()))
+        .collect();
+    let rows = 2048 + 700;
+    let mut input = random_input(rows, 0x51_7cc1_b727_220a);
+    let mut rng = Rng(77);
+    let extremes = [
+        i64::MIN,
+        i64::MIN + 1,
+        -1,
+        0,
+        1,
+        i32::MAX as i64,
+        i32::MAX as i64 + 1,
+        i64::MAX,
+    ];
+    for name in [
+        "founded_year",
+        "employees",
+        "revenue_fen",
+        "tax_paid_fen",
+        "invention_patents",
+        "controller_age",
+        "rent_paid_fen",
+    ] {
+        let v: Vec<i64> = (0..rows)
+            .map(|_| {
+                if rng.below(8) == 0 {
+                    extremes[rng.below(extremes.len() as u64) as usize]
+                } else {
+                    rng.below(100_000) - 50_000
+                }
+            })
+            .collect();
+        input.insert(&schema, name, Column::Int(v)).unwrap();
+    }
+    check_against_scalar(&policies, &input, &[1, 2]);
+}
+
+/// Narrow ranges make the compiler choose 32-bit amounts and unchecked products; the answers
+/// stay those of the explaining evaluator.
+#[test]
+fn small_ranges_equal_scalar() {
+    let schema = FactSchema::enterprise();
+    let policies: Vec<(Policy, ParamOverrides)> = sources()
+        .iter()
+        .map(|s| (compile(s, &schema).unwrap(), ParamOverrides::new()))
+        .collect();
+    let rows = 3000;
+    let mut input = random_input(rows, 0xdead_beef);
+    let mut rng = Rng(5);
+    for name in ["revenue_fen", "tax_paid_fen", "rent_paid_fen", "rd_expense_fen"] {
+        let v: Vec<i64> = (0..rows).map(|_| rng.below(2_000_000)).collect();
+        input.insert(&schema, name, Column::Int(v)).unwrap();
+    }
+    check_against_scalar(&policies, &input, &[1, 3]);
 }
 
 #[test]

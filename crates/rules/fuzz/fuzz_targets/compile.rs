@@ -83,15 +83,16 @@ fuzz_target!(|data: &[u8]| {
     for threads in [1, 2] {
         let res = prog.run(&input, threads);
         let pr = &res.policies[0];
+        let amounts = pr.amount_list();
         let mut cursor = 0;
         for (row, o) in outcomes.iter().enumerate() {
             let ok = o.eligible == Tri::Yes && o.amount.is_some();
             assert_eq!(pr.is_ok(row), ok, "row {row}: {source:?}");
             if ok {
-                assert_eq!(Some(pr.amounts[cursor]), o.amount, "row {row}: {source:?}");
+                assert_eq!(Some(amounts[cursor]), o.amount, "row {row}: {source:?}");
                 cursor += 1;
             }
         }
-        assert_eq!(cursor, pr.amounts.len());
+        assert_eq!(cursor, amounts.len());
     }
 });

@@ -426,6 +426,7 @@ fn main() {
     let mut result = None;
     let mut nodes = 0;
     let mut scalar = Vec::new();
+    let mut plans: BTreeMap<&str, usize> = BTreeMap::new();
     for _ in 0..repeat {
         drop(result.take());
         let t0 = Instant::now();
@@ -435,6 +436,10 @@ fn main() {
         runs.push(t0.elapsed().as_secs_f64());
         nodes = prog.node_count();
         scalar = prog.scalar_policies().iter().map(|s| s.to_string()).collect();
+        plans = BTreeMap::new();
+        for i in 0..policies.len() {
+            *plans.entry(prog.amount_plan(i)).or_insert(0usize) += 1;
+        }
         result = Some(r);
     }
     let result = result.unwrap_or_default();
@@ -457,7 +462,7 @@ fn main() {
         for (p, cur) in result.policies.iter().zip(cursors.iter_mut()) {
             if p.is_ok(row) {
                 buf.extend_from_slice(b",1,");
-                push_int(&mut buf, p.amounts[*cur]);
+                push_int(&mut buf, p.amounts.get(row, *cur));
                 *cur += 1;
             } else {
                 buf.extend_from_slice(b",0,0");
@@ -501,6 +506,14 @@ fn main() {
     eprintln!("rows={n} variants={}", vids.len());
     eprintln!("threads={threads}");
     eprintln!("batch_nodes={nodes} scalar_policies={}", scalar.len());
+    eprintln!(
+        "amount_plans={}",
+        plans
+            .iter()
+            .map(|(k, n)| format!("{k}:{n}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     eprintln!("emitted_sources={emit_dir}");
     eprintln!("load_seconds={load:.3}");
     eprintln!("setup_seconds={setup:.3}");
