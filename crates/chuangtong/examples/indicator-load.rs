@@ -97,7 +97,8 @@ async fn bulk(db: &Db, table: &str, cols: &[&str], rows: Vec<Vec<V>>) {
                     q = match v {
                         V::T(s) => q.bind(s.clone()),
                         V::I(i) => q.bind(*i),
-                        V::Null => q.bind(None::<String>),
+                        // The only nullable column written here is a BIGINT.
+                        V::Null => q.bind(None::<i64>),
                     };
                 }
             }

@@ -120,6 +120,7 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>>
             Some(main_subjects.investor.as_str()),
         ),
     ];
+    let mut steward_id = None;
     for (username, role, display, subject) in main_roles {
         let id = users::create(
             &mut tx,
@@ -135,6 +136,9 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>>
         )
         .await?;
         users::add_membership(&mut tx, &state.keys, &actor, &id, &main.id, role, subject).await?;
+        if role == Role::Steward {
+            steward_id = Some(id.clone());
+        }
         accounts.push(DemoAccount {
             username: username.into(),
             role_label: role.label().into(),
@@ -171,6 +175,14 @@ pub async fn load_if_empty(state: &AppState) -> anyhow::Result<Vec<DemoAccount>>
     }
     market::populate(state, &actor, &main.id).await?;
     policies::populate(state, &actor, &main.id).await?;
+    // The demo enterprise's tickets need someone to go to (首问负责).
+    let form = crate::ticket::steward::AssignForm {
+        enterprise_id: main_subjects.enterprise.clone(),
+        steward_id: steward_id.expect("a steward among the demo accounts"),
+    };
+    crate::ticket::steward::assign(state, &actor, &main.id, &form)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo steward: {e:?}"))?;
     Ok(accounts)
 }
 

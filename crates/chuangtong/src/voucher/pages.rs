@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::batch::{self, Batch};
 use super::market::{self, Order, OrderForm, Party, Service};
+use super::redemption::Redemption;
 use super::{claim, redemption};
 use crate::auth::{BaseScope, PageScope, Role};
 use crate::web::error::{AppError, PageResult};
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/b/{base}/market/orders", get(orders_page))
         .route("/b/{base}/market/orders/{id}/{action}", post(order_action))
         .route("/b/{base}/market/redeem", post(redeem_submit))
+        .route("/b/{base}/market/redemptions/{id}/settle", post(settle_submit))
 }
 
 pub fn yuan(fen: &i64) -> String {
@@ -198,8 +200,11 @@ struct OrdersPage {
     nav: Nav,
     base_code: String,
     orders: Vec<Order>,
+    /// Redemption requests: every one for a base admin, its own for a provider
+    redemptions: Vec<(Redemption, String)>,
     is_enterprise: bool,
     is_provider: bool,
+    is_admin: bool,
     notice: Notice,
 }
 
@@ -224,12 +229,35 @@ async fn orders_page(
     } else {
         return Err(AppError::Forbidden.into());
     };
+    let redemptions = match party {
+        Party::Admin => redemption::list(&state, &scope.base.id, None).await?,
+        Party::Provider(p) => redemption::list(&state, &scope.base.id, Some(p)).await?,
+        Party::Enterprise(_) => Vec::new(),
+    };
+    let names: std::collections::HashMap<String, String> =
+        sqlx::query("SELECT id, name FROM providers WHERE base_id = $1")
+            .bind(&scope.base.id)
+            .fetch_all(state.db.pool())
+            .await
+            .map_err(AppError::from)?
+            .iter()
+            .map(|r| (sqlx::Row::get(r, 0), sqlx::Row::get(r, 1)))
+            .collect();
+    let redemptions = redemptions
+        .into_iter()
+        .map(|r| {
+            let name = names.get(&r.provider_id).cloned().unwrap_or_default();
+            (r, name)
+        })
+        .collect();
     Ok(page(&OrdersPage {
         nav: Nav::for_scope(&scope),
         base_code: scope.base.code.clone(),
         orders: market::list_orders(&state, &scope.base.id, &party).await?,
+        redemptions,
         is_enterprise: scope.has(Role::Enterprise),
         is_provider: scope.has(Role::Provider),
+        is_admin: scope.is_admin(),
         notice,
     }))
 }
@@ -307,5 +335,20 @@ async fn redeem_submit(
     let result = redemption::request(&state, &scope.user.actor(), &scope.base.id, &provider)
         .await
         .map(|r| format!("已提交兑现申请：{} 个订单，共 {} 元", r.orders, yuan(&r.amount_fen)));
+    back(&scope.base.code, "market/orders", result)
+}
+
+/// The base admin settles a provider's redemption request: payable → settlement.
+async fn settle_submit(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult<Response> {
+    scope.user.check_csrf(&f.csrf)?;
+    scope.require(&[Role::BaseAdmin])?;
+    let result = redemption::settle(&state, &scope.user.actor(), &scope.base.id, &id)
+        .await
+        .map(|r| format!("已兑现结算：{} 个订单，共 {} 元", r.orders, yuan(&r.amount_fen)));
     back(&scope.base.code, "market/orders", result)
 }

@@ -191,3 +191,86 @@ async fn application_screens_in_headless_chromium() {
         output.status
     );
 }
+
+/// 工单 in Chromium (tests/browser/tickets.mjs): the demo enterprise raises a
+/// ticket that goes to its steward, the steward hears of it in 消息, accepts
+/// and resolves it, the enterprise rates it, the admin reads the rankings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_in_headless_chromium() {
+    check_dependencies();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let script = browser_dir().join("tickets.mjs");
+    let base_url = app.url("");
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .args([base_url.as_str(), DEMO_PASSWORD])
+            .current_dir(browser_dir())
+            .stdin(Stdio::null())
+            .output()
+    });
+    let output = tokio::time::timeout(TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("node tickets.mjs did not finish within {} s", TIMEOUT.as_secs()))
+        .expect("the blocking task runs")
+        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    let closed = app
+        .scalar("SELECT COUNT(*) FROM tickets WHERE state = 'closed' AND rating = 4")
+        .await;
+    app.finish().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains("steps passed"),
+        "tickets browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    assert_eq!(closed, 1, "the rated ticket is closed in the database");
+}
+
+/// 创新券 in Chromium (tests/browser/vouchers.mjs): claim the demo batch,
+/// order a service of the demo provider paying half with the voucher,
+/// deliver, confirm, request redemption, settle, read the batch report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vouchers_in_headless_chromium() {
+    check_dependencies();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // One of fz-provider's own services, so the provider account can deliver it.
+    let of_provider = "FROM services s JOIN providers p ON p.id = s.provider_id \
+         JOIN memberships m ON m.subject_id = p.id JOIN users u ON u.id = m.user_id \
+         WHERE u.username = 'fz-provider' AND s.active = 1";
+    let pick = |col: &str| format!("SELECT {col} {of_provider} ORDER BY s.category, s.id LIMIT 1");
+    let provider = app.text(&pick("p.name")).await;
+    let service = app.text(&pick("s.name")).await;
+    let category = app.text(&pick("s.category")).await;
+    let price = app.scalar(&pick("s.price_fen")).await.to_string();
+    let script = browser_dir().join("vouchers.mjs");
+    let base_url = app.url("");
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .args([base_url.as_str(), DEMO_PASSWORD, &provider, &service, &category, &price])
+            .current_dir(browser_dir())
+            .stdin(Stdio::null())
+            .output()
+    });
+    let output = tokio::time::timeout(TIMEOUT, run)
+        .await
+        .unwrap_or_else(|_| panic!("node vouchers.mjs did not finish within {} s", TIMEOUT.as_secs()))
+        .expect("the blocking task runs")
+        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    let settled = app
+        .scalar("SELECT COUNT(*) FROM redemptions WHERE state = 'settled'")
+        .await;
+    app.finish().await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success() && stdout.contains("steps passed"),
+        "vouchers browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    assert_eq!(settled, 1, "the redemption is settled in the database");
+}

@@ -244,3 +244,85 @@ async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
     books_balance(app).await;
 }
 both!(a_lottery_commits_to_its_seed_and_can_be_recomputed);
+
+async fn only_firms_qualifying_under_the_batch_policy_can_claim(app: &TestApp) {
+    let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'F', 3)
+        .await
+        .unwrap();
+    // Load firms have 5 employees; the first gets 20.
+    sqlx::query("UPDATE enterprises SET employees = 20 WHERE id = $1")
+        .bind(&firms[0].0)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let admin = app.api_as("fz-admin").await;
+    let src = "policy ten \"十人以上企业创新券资格\"\nrequire \"从业人数十人以上\": 从业人数 >= 10\nrequire \"研发投入\": 研发费用 >= 0\namount = 0元\n";
+    let src_known = "policy ten2 \"十人以上企业\"\nrequire \"从业人数十人以上\": 从业人数 >= 10\namount = 0元\n";
+    let mut ids = Vec::new();
+    for (title, source) in [("十人以上且有研发记录", src), ("十人以上", src_known)] {
+        let r = admin
+            .post(
+                "/api/v1/bases/R08/policies",
+                &json!({ "title": title, "issuer": "测试局", "source": source, "effective_from": "2020-01-01" }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+        let r = admin
+            .post(&format!("/api/v1/bases/R08/policies/{id}/publish"), &json!({}))
+            .await;
+        assert!(r.status().is_success());
+        ids.push(id);
+    }
+    // An unknown policy is a field error and issues nothing.
+    let mut bad = batch_form("ELIG0", "1000", "100", Duration::hours(1), "first_come");
+    bad["eligibility_policy_id"] = json!("no-such-policy");
+    let r = admin.post("/api/v1/bases/R08/vouchers/batches", &bad).await;
+    assert_eq!(
+        crate::helpers::field_codes(r).await,
+        vec![(
+            "eligibility_policy_id".to_string(),
+            "voucher.policy_unknown".to_string()
+        )]
+    );
+
+    let client = reqwest::Client::new();
+    let claim = |batch: String, token: String| {
+        let (client, url) = (
+            client.clone(),
+            format!("{}/api/v1/bases/R08/vouchers/batches/{batch}/claim", app.address),
+        );
+        async move { post(&client, url, &token).await }
+    };
+    let mut form = batch_form("ELIG1", "1000", "100", Duration::hours(1), "first_come");
+    form["eligibility_policy_id"] = json!(ids[1]);
+    let batch = issue(app, form).await;
+    let (s, body) = claim(batch.clone(), firms[1].1.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "voucher.not_eligible");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("从业人数"),
+        "{body}"
+    );
+    let (s, body) = claim(batch.clone(), firms[0].1.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    // A missing fact makes the answer unknown, with what to supply.
+    let mut form = batch_form("ELIG2", "1000", "100", Duration::hours(1), "first_come");
+    form["eligibility_policy_id"] = json!(ids[0]);
+    let batch = issue(app, form).await;
+    let (s, body) = claim(batch, firms[0].1.clone()).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "voucher.eligibility_unknown");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("研发费用"),
+        "{body}"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM voucher_claims WHERE batch_id IN (SELECT id FROM voucher_batches WHERE code LIKE 'ELIG%')")
+            .await,
+        1
+    );
+    books_balance(app).await;
+}
+both!(only_firms_qualifying_under_the_batch_policy_can_claim);
