@@ -167,6 +167,7 @@ async function main() {
 
   await step('the steward sees the unread badge and the notice in 消息', async () => {
     await logIn('fz-steward');
+    await page.goto(url(`/b/${BASE}/tickets`));
     const badgeSrc = await page.locator('#nav-notifications img.unread').getAttribute('src');
     const svg = await (await page.request.get(url(badgeSrc))).text();
     const shown = /aria-label="未读(\d+)"/.exec(svg);

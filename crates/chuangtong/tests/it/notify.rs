@@ -177,6 +177,11 @@ async fn each_person_reads_only_their_own_notices(app: &TestApp) {
     let enterprise_subject = app
         .text("SELECT m.subject_id FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.username = 'fz-enterprise'")
         .await;
+    // Empty inboxes to start from: the demo data leaves notices (the steward assignment).
+    sqlx::query("DELETE FROM notifications")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
 
     // Recipients resolve inside the base: every base admin, one firm's accounts, one user.
     assert_eq!(

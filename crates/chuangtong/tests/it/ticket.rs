@@ -707,6 +707,11 @@ async fn tickets_stay_with_their_enterprise_and_base(app: &TestApp) {
     assert_eq!(steward.get(&format!("{B}/tickets/{id}")).await.status(), StatusCode::OK);
 
     // Pages: the enterprise raises through the form and follows it; another firm gets 404.
+    // The demo firm has a steward; without one the ticket goes to the pool.
+    sqlx::query("DELETE FROM enterprise_stewards")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
     let b = app.browser_as("fz-enterprise").await;
     let html = b
         .get(app.url("/b/R08/tickets"))
