@@ -1445,9 +1445,10 @@ impl BatchProgram {
                     .map(|p| {
                         let n = pa.counts[p];
                         match form_of(&self.plan_of_policy[p]) {
-                            Form::Wide => Store::Wide(vec![0; n]),
-                            Form::Narrow => Store::Narrow(vec![0; n]),
-                            Form::Codes => Store::Codes(vec![0; n]),
+                            // exact capacity, not zeroed: pass 2 appends every amount once
+                            Form::Wide => Store::Wide(Vec::with_capacity(n)),
+                            Form::Narrow => Store::Narrow(Vec::with_capacity(n)),
+                            Form::Codes => Store::Codes(Vec::with_capacity(n)),
                             Form::Bits | Form::None => Store::None,
                         }
                     })
@@ -1810,9 +1811,10 @@ impl BatchProgram {
         let mut spos = vec![0u32; n];
         let mut tmps: [Vec<i64>; 3] = [vec![0; BLOCK], vec![0; BLOCK], vec![0; BLOCK]];
         let mut idx: Vec<u32> = Vec::with_capacity(BLOCK);
+        // one block's amounts of one policy, before they are appended to its storage
         let mut gbuf: Vec<i64> = vec![0; BLOCK];
+        let mut nbuf: Vec<i32> = vec![0; BLOCK];
         let mut blk = BlockCols::new(cols.len());
-        let mut written = vec![0usize; np];
         let mut sblk_cur = vec![0usize; np];
         // emit of each policy (scalar policies have none)
         let mut emit_of: Vec<Option<usize>> = vec![None; np];
@@ -1853,8 +1855,6 @@ impl BatchProgram {
                     continue;
                 }
                 let words = &oks[pi][w0..w0 + nw];
-                let at = written[pi];
-                written[pi] += m;
                 let sb = &pa.scalar_blocks[pi];
                 while sb.get(sblk_cur[pi]).is_some_and(|b| *b < bi) {
                     sblk_cur[pi] += 1;
@@ -1862,6 +1862,7 @@ impl BatchProgram {
                 if sb.get(sblk_cur[pi]) == Some(&bi) {
                     // decided by the exact evaluator in pass 1: placeholders here
                     sblk_cur[pi] += 1;
+                    segs[pi].pad(m);
                     continue;
                 }
                 let Some(ei) = emit_of[pi] else {
@@ -1884,33 +1885,31 @@ impl BatchProgram {
                             }
                             false
                         }
-                        (Plan::Coded { col, map, .. }, Seg::Codes(out)) => {
-                            if let ColRef::T(codes) = cols[*col as usize] {
+                        (Plan::Coded { col, map, .. }, Seg::Codes(out)) => match cols[*col as usize] {
+                            ColRef::T(codes) => {
                                 let codes = &codes[b0..b0 + len];
-                                let mut j = 0;
-                                for_each_set(words, |i| {
-                                    out[at + j] = map[codes[i] as usize];
-                                    j += 1;
-                                });
+                                for_each_set(words, |i| out.push(map[codes[i] as usize]));
+                                false
                             }
-                            false
+                            _ => true,
+                        },
+                        (Plan::Fused(f), Seg::Wide(out)) => {
+                            let ov = fused(f, cols, b0, len, words, &mut gbuf[..m], |v| v);
+                            if !ov {
+                                out.extend_from_slice(&gbuf[..m]);
+                            }
+                            ov
                         }
-                        (Plan::Fused(f), Seg::Wide(out)) => fused(f, cols, b0, len, words, &mut out[at..at + m]),
                         (Plan::Fused(f), Seg::Narrow(out)) => {
                             // the compiler proved every amount that does not overflow fits 32 bits
-                            let g = &mut gbuf[..m];
-                            let ov = fused(f, cols, b0, len, words, g);
-                            for (o, v) in out[at..at + m].iter_mut().zip(g.iter()) {
-                                *o = *v as i32;
+                            let ov = fused(f, cols, b0, len, words, &mut nbuf[..m], |v| v as i32);
+                            if !ov {
+                                out.extend_from_slice(&nbuf[..m]);
                             }
                             ov
                         }
                         (Plan::General { .. }, seg) => {
-                            let (out, narrow): (&mut [i64], Option<&mut [i32]>) = match seg {
-                                Seg::Wide(o) => (&mut o[at..at + m], None),
-                                Seg::Narrow(o) => (&mut gbuf[..m], Some(&mut o[at..at + m])),
-                                _ => (&mut gbuf[..m], None),
-                            };
+                            let out = &mut gbuf[..m];
                             let prog = &progs[ei];
                             idx.clear();
                             for_each_set(words, |i| idx.push(i as u32));
@@ -1974,17 +1973,29 @@ impl BatchProgram {
                             if !trouble && root.is_none() {
                                 sp.gather_into(&e.amount, out);
                             }
-                            match narrow {
-                                Some(ns) if !trouble => !narrow_into(out, ns),
-                                _ => trouble,
+                            if !trouble {
+                                match seg {
+                                    Seg::Wide(o) => o.extend_from_slice(out),
+                                    Seg::Narrow(o) => {
+                                        let ns = &mut nbuf[..m];
+                                        trouble = !narrow_into(out, ns);
+                                        if !trouble {
+                                            o.extend_from_slice(ns);
+                                        }
+                                    }
+                                    _ => {}
+                                }
                             }
+                            trouble
                         }
-                        _ => false, // unreachable: storage follows the plan
+                        _ => true, // unreachable: storage follows the plan
                     };
                 }
                 if !trouble {
                     continue;
                 }
+                // placeholders: the exact evaluator's amounts replace them
+                segs[pi].pad(m);
                 // Exact fallback for the eligible rows of this block.
                 let (p, params) = &self.policies[pi];
                 for_each_set(words, |r| {
@@ -2021,6 +2032,27 @@ fn for_each_set(words: &[u64], mut f: impl FnMut(usize)) {
     }
 }
 
+/// Fills `out` in order with `f(i)` for the positions `i` of the set bits of `words`
+/// (ascending); `out` has one slot per set bit (the block's count from pass 1), so the loop runs
+/// over the slots and only moves to the next word when the current one is used up.
+#[inline(always)]
+fn for_each_slot<O>(words: &[u64], out: &mut [O], mut f: impl FnMut(usize) -> O) {
+    let mut wi = 0usize;
+    let mut m = words.first().copied().unwrap_or(0);
+    for o in out.iter_mut() {
+        while m == 0 {
+            wi += 1;
+            match words.get(wi) {
+                Some(w) => m = *w,
+                None => return, // fewer set bits than slots: cannot happen (counts are exact)
+            }
+        }
+        let i = wi * 64 + m.trailing_zeros() as usize;
+        m &= m - 1;
+        *o = f(i);
+    }
+}
+
 /// Copies amounts into 32-bit storage; false if one does not fit (then the block falls back).
 fn narrow_into(src: &[i64], out: &mut [i32]) -> bool {
     let mut fits = true;
@@ -2031,10 +2063,19 @@ fn narrow_into(src: &[i64], out: &mut [i32]) -> bool {
     fits
 }
 
-/// One fused amount kernel over the eligible rows of a block (`words`): for each, `mul(x)`
-/// into `out`, then `max(min(·, hi), lo)`. Returns whether a product overflowed
-/// (only possible when the compiler could not rule it out from the column's range).
-fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: &mut [i64]) -> bool {
+/// One fused amount kernel over the eligible rows of a block (`words`): for each, `mul(x)`,
+/// then `max(min(·, hi), lo)`, converted by `conv` into `out` (32-bit storage when the compiler
+/// proved every amount fits). Returns whether a product overflowed (only possible when the
+/// compiler could not rule it out from the column's range; `out` is then garbage).
+fn fused<O: Copy>(
+    f: &Fused,
+    cols: &[ColRef],
+    b0: usize,
+    len: usize,
+    words: &[u64],
+    out: &mut [O],
+    conv: impl Fn(i64) -> O,
+) -> bool {
     let ColRef::I(src, _) = cols[f.src as usize] else {
         return true;
     };
@@ -2043,61 +2084,60 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
     // no overflow possible and every product ≥ 0
     let nonneg = f.nonneg && !f.check;
     #[inline(always)]
-    fn run(
+    fn run<O: Copy>(
         words: &[u64],
         src: &[i64],
-        out: &mut [i64],
-        hi: i64,
-        lo: i64,
+        out: &mut [O],
+        (hi, lo): (i64, i64),
         nonneg: bool,
+        conv: impl Fn(i64) -> O,
         g: impl Fn(usize, i64) -> (i64, bool),
     ) -> bool {
-        let mut ov = false;
-        let mut j = 0;
         if hi >= 0 && nonneg {
             // products ≥ 0 and a cap ≥ 0: min and max by the sign of a difference that cannot
             // overflow, with no branch (whether the cap applies is unpredictable)
-            let lo = lo.max(0);
-            for_each_set(words, |i| {
-                let (p, _) = g(i, src[i]);
-                let d = p - hi;
-                let m = hi + (d & (d >> 63));
-                let e = m - lo;
-                out[j] = lo + (e & !(e >> 63));
-                j += 1;
-            });
+            if lo <= 0 {
+                // min(p, hi) ≥ 0 ≥ lo already: no floor to apply (most capped amounts)
+                for_each_slot(words, out, |i| {
+                    let (p, _) = g(i, src[i]);
+                    let d = p - hi;
+                    conv(hi + (d & (d >> 63)))
+                });
+            } else {
+                for_each_slot(words, out, |i| {
+                    let (p, _) = g(i, src[i]);
+                    let d = p - hi;
+                    let m = hi + (d & (d >> 63));
+                    let e = m - lo;
+                    conv(lo + (e & !(e >> 63)))
+                });
+            }
             return false;
         }
-        for_each_set(words, |i| {
+        let mut ov = false;
+        for_each_slot(words, out, |i| {
             let (p, o) = g(i, src[i]);
             ov |= o;
-            out[j] = p;
-            j += 1;
+            conv(p.min(hi).max(lo))
         });
-        // a separate loop: whether the cap applies is data-dependent, and inside the loop
-        // above the compiler turns min/max into unpredictable branches
-        if hi != i64::MAX || lo != i64::MIN {
-            for o in out.iter_mut() {
-                *o = (*o).min(hi).max(lo);
-            }
-        }
         ov
     }
+    let hl = (hi, lo);
     match (&f.mul, f.check) {
-        (Mul::One, _) => run(words, src, out, hi, lo, nonneg, |_, x| (x, false)),
+        (Mul::One, _) => run(words, src, out, hl, nonneg, conv, |_, x| (x, false)),
         (Mul::K(k), false) => {
             let k = *k;
-            run(words, src, out, hi, lo, nonneg, |_, x| (x.wrapping_mul(k), false))
+            run(words, src, out, hl, nonneg, conv, |_, x| (x.wrapping_mul(k), false))
         }
         (Mul::K(k), true) => {
             let k = *k;
-            run(words, src, out, hi, lo, nonneg, |_, x| x.overflowing_mul(k))
+            run(words, src, out, hl, nonneg, conv, |_, x| x.overflowing_mul(k))
         }
         (Mul::Rate(num, den), false) if f.nonneg => {
             // x × num cannot overflow and is ≥ 0: floor division by multiplication only
             let (num, dd) = (*num, *den as u64);
             let magic = (u64::MAX / dd) as u128;
-            run(words, src, out, hi, lo, nonneg, |_, x| {
+            run(words, src, out, hl, nonneg, conv, |_, x| {
                 let p = x.wrapping_mul(num) as u64;
                 let q = ((p as u128 * magic) >> 64) as u64;
                 ((q + (p - q * dd >= dd) as u64) as i64, false)
@@ -2105,7 +2145,7 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
         }
         (Mul::Rate(num, den), _) => {
             let g = rate_fn(*num, *den);
-            run(words, src, out, hi, lo, nonneg, |_, x| g(x))
+            run(words, src, out, hl, nonneg, conv, |_, x| g(x))
         }
         (Mul::Table(c, vals), check) => {
             let ColRef::T(codes) = cols[*c as usize] else {
@@ -2115,11 +2155,11 @@ fn fused(f: &Fused, cols: &[ColRef], b0: usize, len: usize, words: &[u64], out: 
             let mut table = [0i64; 256];
             table[..vals.len()].copy_from_slice(vals);
             if check {
-                run(words, src, out, hi, lo, nonneg, |i, x| {
+                run(words, src, out, hl, nonneg, conv, |i, x| {
                     x.overflowing_mul(table[codes[i] as usize])
                 })
             } else {
-                run(words, src, out, hi, lo, nonneg, |i, x| {
+                run(words, src, out, hl, nonneg, conv, |i, x| {
                     (x.wrapping_mul(table[codes[i] as usize]), false)
                 })
             }
@@ -2238,13 +2278,25 @@ fn form_of(plan: &Option<Plan>) -> Form {
     }
 }
 
-/// One thread's part of a [`Store`].
+/// One thread's part of a [`Store`] (amounts are appended in row order).
 enum Seg<'a> {
     None,
     Bits(&'a mut [u64]),
-    Codes(&'a mut [u8]),
-    Narrow(&'a mut [i32]),
-    Wide(&'a mut [Fen]),
+    Codes(&'a mut Vec<u8>),
+    Narrow(&'a mut Vec<i32>),
+    Wide(&'a mut Vec<Fen>),
+}
+
+impl Seg<'_> {
+    /// Placeholders for `m` eligible rows decided elsewhere (the exact evaluator).
+    fn pad(&mut self, m: usize) {
+        match self {
+            Seg::Codes(v) => v.resize(v.len() + m, 0),
+            Seg::Narrow(v) => v.resize(v.len() + m, 0),
+            Seg::Wide(v) => v.resize(v.len() + m, 0),
+            Seg::None | Seg::Bits(_) => {}
+        }
+    }
 }
 
 #[derive(Clone, Copy)]

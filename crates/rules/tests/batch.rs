@@ -124,6 +124,12 @@ fn sources() -> Vec<&'static str> {
         "policy ftab \"倍数\"\nparam m: table[text -> int] = {\"A\": 3, \"B\": -2, \"C\": 0}\nrequire \"r\": 纳税信用等级 in {\"A\", \"B\", \"C\"}\namount = clamp(营业收入 * m[纳税信用等级], -1000元, 90000元)\n",
         "policy fcol \"原值\"\nrequire \"r\": 入驻载体\namount = max(min(房租, 300000元), 1元)\n",
         "policy frate \"比例\"\nrequire \"r\": 高新技术企业\namount = 营业收入 * (2/3)\n",
+        // non-negative products under a cap with no floor above 0 (the kernel without the floor
+        // step): a cap of 0, a cap hit by some rows only, and a policy no row is eligible for
+        // (empty amount storage in every block)
+        "policy fzero \"零封顶\"\nrequire \"r\": not 严重失信\namount = max(min(发明专利数 * 3元, 0元), 0元)\n",
+        "policy fhalf \"半额封顶\"\nrequire \"r\": 房租 > 0元\namount = min(房租 * 50%, 20万元)\n",
+        "policy nobody \"无人\"\nrequire \"r\": 从业人数 > 1000000000\namount = min(房租 * 50%, 1000元)\n",
         // a table clamped by constants (coded), a choice between constants (by bit), a constant
         "policy coded \"按级\"\nparam t: table[text -> money] = {\"district\": 1元, \"city\": 7元, \"provincial\": 9元, \"national\": 30元}\nrequire \"r\": 人才层次 != \"none\"\namount = min(t[人才层次], 8元)\n",
         "policy bybit \"二选一\"\nrequire \"r\": not 严重失信\namount = if 发明专利数 >= 20 and 高新技术企业 then 3元 else 1元\n",
@@ -203,6 +209,9 @@ fn batch_equals_scalar_on_random_data() {
     assert_eq!(plan("ftab"), "fused-i32");
     assert_eq!(plan("fcol"), "fused-i32");
     assert_eq!(plan("frate"), "fused");
+    assert_eq!(plan("fzero"), "fused-i32");
+    assert_eq!(plan("fhalf"), "fused-i32");
+    assert_eq!(plan("nobody"), "fused-i32");
     assert_eq!(plan("coded"), "coded");
     assert_eq!(plan("bybit"), "by-bit");
     assert_eq!(plan("konst"), "const");
@@ -214,6 +223,9 @@ fn batch_equals_scalar_on_random_data() {
     assert_eq!(plan("ovf"), "fused");
     assert_eq!(plan("ratio"), "row-by-row");
     let res = prog.run(&input, 2);
+    let count = |key: &str| res.policies[policies.iter().position(|(p, _)| p.key() == key).unwrap()].count();
+    assert_eq!(count("nobody"), 0);
+    assert!(count("fzero") > 0 && count("fhalf") > 0);
     let fovf = policies.iter().position(|(p, _)| p.key() == "fovf").unwrap();
     assert!(!res.policies[fovf].errors.is_empty(), "some products overflow");
     assert!(res.policies[fovf].count() > 0);

@@ -305,6 +305,17 @@ fn read_csv(path: &str, schema: &FactSchema, eval_year: i64) -> (Vec<i64>, Batch
     (ids, input)
 }
 
+/// CPU seconds used so far by the whole process (all threads, including finished ones), from
+/// `/proc/self/stat` (utime + stime, in USER_HZ = 100 ticks per second); None off Linux.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // fields 14 and 15 of proc(5); `rest` starts at field 3
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 fn push_int(buf: &mut Vec<u8>, mut v: i64) {
     if v < 0 {
         buf.push(b'-');
@@ -423,17 +434,22 @@ fn main() {
 
     // Compute (timed): compile the batch program and evaluate.
     let mut runs = Vec::new();
+    let mut cpu_runs = Vec::new();
     let mut result = None;
     let mut nodes = 0;
     let mut scalar = Vec::new();
     let mut plans: BTreeMap<&str, usize> = BTreeMap::new();
     for _ in 0..repeat {
         drop(result.take());
+        let c0 = process_cpu_seconds();
         let t0 = Instant::now();
         let prog = BatchProgram::compile(&policies, &input)
             .unwrap_or_else(|es| die(&es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")));
         let r = prog.run(&input, threads);
         runs.push(t0.elapsed().as_secs_f64());
+        if let (Some(c0), Some(c1)) = (c0, process_cpu_seconds()) {
+            cpu_runs.push(c1 - c0);
+        }
         nodes = prog.node_count();
         scalar = prog.scalar_policies().iter().map(|s| s.to_string()).collect();
         plans = BTreeMap::new();
@@ -521,6 +537,14 @@ fn main() {
         eprintln!(
             "compute_runs_seconds={}",
             runs.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(",")
+        );
+    }
+    if !cpu_runs.is_empty() {
+        // CPU of both threads together, 10 ms resolution: the mean over the runs is the figure
+        eprintln!(
+            "compute_cpu_seconds_mean={:.3} (all threads, {} runs, 10 ms ticks)",
+            cpu_runs.iter().sum::<f64>() / cpu_runs.len() as f64,
+            cpu_runs.len()
         );
     }
     eprintln!("write_seconds={write:.3}");
