@@ -16,124 +16,16 @@
 // Run by `cargo test` (crates/chuangtong/tests/it/browser.rs); install the
 // dependencies with scripts/install-test-deps.sh.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { args, check, logIn, logOut, page, pathOf, run, step, text, url, waitForPath } from './harness.mjs';
 
-const STEP_TIMEOUT_MS = 10_000;
-const WATCHDOG_MS = 150_000;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const BASE = 'R08';
 const CODE = 'WEB-B1';
 const NAME = '浏览器申报批次';
 const PLAN = Buffer.from('%PDF-1.7\n% 项目计划书\n%%EOF\n');
 
-const [baseUrlArg, password, policyTitle, enterpriseUser] = process.argv.slice(2);
-if (!baseUrlArg || !password || !policyTitle || !enterpriseUser) {
-  console.error('usage: node application.mjs <base-url> <password> <policy-title> <enterprise-user>');
-  process.exit(2);
-}
-const origin = baseUrlArg.replace(/\/+$/, '');
-const url = (path) => origin + path;
-const pathOf = (u) => new URL(u).pathname;
+const [policyTitle, enterpriseUser] = args('application.mjs', ['<policy-title>', '<enterprise-user>']);
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: watchdog: the browser test did not finish within ${WATCHDOG_MS / 1000} s`);
-  process.exit(3);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-let browser;
-let context;
-let page;
-let stepNo = 0;
-const serverErrors = [];
-const pageErrors = [];
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function step(name, fn) {
-  stepNo += 1;
-  const started = Date.now();
-  try {
-    let timer;
-    const limit = new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`step took longer than ${(STEP_TIMEOUT_MS * 2) / 1000} s`)),
-        STEP_TIMEOUT_MS * 2,
-      );
-    });
-    const work = fn();
-    work.catch(() => {});
-    const detail = await Promise.race([work, limit]).finally(() => clearTimeout(timer));
-    check(serverErrors.length === 0, `server answered with an error: ${serverErrors.join('; ')}`);
-    console.log(`ok ${stepNo} - ${name}${detail ? `: ${detail}` : ''} (${Date.now() - started} ms)`);
-  } catch (err) {
-    err.step = `${stepNo} - ${name}`;
-    throw err;
-  }
-}
-
-async function waitForPath(predicate, what) {
-  try {
-    await page.waitForURL((u) => predicate(u.pathname), { timeout: STEP_TIMEOUT_MS });
-  } catch {
-    throw new Error(`expected to be at ${what}, but the page is at ${page.url()}`);
-  }
-}
-
-async function logIn(user) {
-  const resp = await page.goto(url('/login'));
-  check(resp && resp.status() === 200, `GET /login answered ${resp && resp.status()}`);
-  await page.locator('#username').fill(user);
-  await page.locator('#password').fill(password);
-  await page.locator('#login-submit').click();
-  await waitForPath((p) => p === '/', 'the home page after login');
-}
-
-async function logOut() {
-  await page.locator('#logout').click();
-  await waitForPath((p) => p === '/login', '/login after logout');
-}
-
-async function text(selector) {
-  const el = page.locator(selector);
-  await el.waitFor();
-  return (await el.innerText()).trim();
-}
-
-async function main() {
-  await step('launch chromium', async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: STEP_TIMEOUT_MS * 2,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-dev-shm-usage',
-      ],
-    });
-    context = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-    page.on('response', (r) => {
-      if (r.status() >= 500) serverErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
-    });
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    return `Chromium ${browser.version()}`;
-  });
-
+await run(async () => {
   await step('base admin opens the new-programme form', async () => {
     await logIn('fz-admin');
     await page.goto(url(`/b/${BASE}/programmes`));
@@ -253,28 +145,4 @@ async function main() {
     check(dep.includes('受理/预审') && dep.includes('100.00%'), `departments: "${dep}"`);
     return `${summary.split(' · ').slice(0, 2).join(' · ')}; 预审按时率 ${cells[4]}`;
   });
-
-  check(pageErrors.length === 0, `JavaScript errors on the pages: ${pageErrors.join('; ')}`);
-  console.log(`all ${stepNo} steps passed`);
-}
-
-try {
-  await main();
-} catch (err) {
-  process.exitCode = 1;
-  console.error(`FAIL at step ${err.step ?? `${stepNo} (unnamed)`}: ${err.message}`);
-  if (page) {
-    try {
-      const dir = mkdtempSync(join(tmpdir(), 'chuangtong-browser-'));
-      const file = join(dir, `step-${stepNo}.png`);
-      await page.screenshot({ path: file, fullPage: true, timeout: 5_000 });
-      console.error(`  page: ${page.url()}`);
-      console.error(`  screenshot: ${file}`);
-    } catch (e) {
-      console.error(`  (no screenshot: ${e.message})`);
-    }
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  clearTimeout(watchdog);
-}
+});

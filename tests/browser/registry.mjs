@@ -1,6 +1,6 @@
 // Browser test of the registry pages in headless Chromium (Debian's /usr/bin/chromium).
 //
-//   node registry.mjs <base-url> <username> <password>
+//   node registry.mjs <base-url> <password> <username>
 //
 // Logs in through the form, opens base R08 and its registry through the header
 // nav, opens one enterprise, submits the new-enterprise form with a wrong USCC
@@ -11,113 +11,18 @@
 // Run by `cargo test` (crates/chuangtong/tests/it/browser.rs); install the
 // dependencies with scripts/install-test-deps.sh.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { args, check, logIn, logOut, page, pathOf, run, step, url, waitForPath } from './harness.mjs';
 
-const STEP_TIMEOUT_MS = 10_000;
-const WATCHDOG_MS = 120_000;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 // The demo data's base administered by the demo account fz-admin.
 const BASE_CODE = 'R08';
 const BASE_NAME = '福建福州新区';
 const WRONG_USCC = '91350100M000100Y44';
 
-const [baseUrlArg, username, password] = process.argv.slice(2);
-if (!baseUrlArg || !username || !password) {
-  console.error('usage: node registry.mjs <base-url> <username> <password>');
-  process.exit(2);
-}
-const origin = baseUrlArg.replace(/\/+$/, '');
-const url = (path) => origin + path;
-const pathOf = (u) => new URL(u).pathname;
+const [username] = args('registry.mjs', ['<username>']);
 
-// A hung browser must never hang `cargo test`.
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: watchdog: the browser test did not finish within ${WATCHDOG_MS / 1000} s`);
-  process.exit(3);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-let browser;
-let page;
-let stepNo = 0;
-const serverErrors = [];
-const pageErrors = [];
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function step(name, fn) {
-  stepNo += 1;
-  const started = Date.now();
-  try {
-    // Every Playwright call inside has its own 10 s timeout; this bounds the step as a whole.
-    let timer;
-    const limit = new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`step took longer than ${(STEP_TIMEOUT_MS * 2) / 1000} s`)),
-        STEP_TIMEOUT_MS * 2,
-      );
-    });
-    const work = fn();
-    work.catch(() => {}); // if the step times out, its late failure must not crash the process
-    const detail = await Promise.race([work, limit]).finally(() => clearTimeout(timer));
-    check(serverErrors.length === 0, `server answered with an error: ${serverErrors.join('; ')}`);
-    const ms = Date.now() - started;
-    console.log(`ok ${stepNo} - ${name}${detail ? `: ${detail}` : ''} (${ms} ms)`);
-  } catch (err) {
-    err.step = `${stepNo} - ${name}`;
-    throw err;
-  }
-}
-
-async function waitForPath(predicate, what) {
-  try {
-    await page.waitForURL((u) => predicate(u.pathname), { timeout: STEP_TIMEOUT_MS });
-  } catch {
-    throw new Error(`expected to be at ${what}, but the page is at ${page.url()}`);
-  }
-}
-
-async function main() {
-  await step('launch chromium', async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: STEP_TIMEOUT_MS * 2,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-dev-shm-usage',
-      ],
-    });
-    const context = await browser.newContext({ locale: 'zh-CN' });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-    page.on('response', (r) => {
-      if (r.status() >= 500) serverErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
-    });
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    return `Chromium ${browser.version()}`;
-  });
-
+await run(async () => {
   await step('log in through the form', async () => {
-    const resp = await page.goto(url('/login'));
-    check(resp && resp.status() === 200, `GET /login answered ${resp && resp.status()}`);
-    await page.locator('#username').fill(username);
-    await page.locator('#password').fill(password);
-    await page.locator('#login-submit').click();
-    await waitForPath((p) => p === '/', 'the home page / after login');
+    await logIn(username);
     await page.locator('h1', { hasText: '我的基地' }).waitFor();
     return `${username} at ${pathOf(page.url())}`;
   });
@@ -199,8 +104,7 @@ async function main() {
   });
 
   await step('log out', async () => {
-    await page.locator('#logout').click();
-    await waitForPath((p) => p === '/login', '/login after logout');
+    await logOut();
     await page.locator('#login-submit').waitFor();
     return pathOf(page.url());
   });
@@ -214,28 +118,4 @@ async function main() {
     await page.locator('#login-submit').waitFor();
     return `→ ${landed}`;
   });
-
-  check(pageErrors.length === 0, `JavaScript errors on the pages: ${pageErrors.join('; ')}`);
-  console.log(`all ${stepNo} steps passed`);
-}
-
-try {
-  await main();
-} catch (err) {
-  process.exitCode = 1;
-  console.error(`FAIL at step ${err.step ?? `${stepNo} (unnamed)`}: ${err.message}`);
-  if (page) {
-    try {
-      const dir = mkdtempSync(join(tmpdir(), 'chuangtong-browser-'));
-      const file = join(dir, `step-${stepNo}.png`);
-      await page.screenshot({ path: file, fullPage: true, timeout: 5_000 });
-      console.error(`  page: ${page.url()}`);
-      console.error(`  screenshot: ${file}`);
-    } catch (e) {
-      console.error(`  (no screenshot: ${e.message})`);
-    }
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  clearTimeout(watchdog);
-}
+}, { watchdogMs: 120_000 });

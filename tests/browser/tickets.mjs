@@ -16,124 +16,16 @@
 // Run by `cargo test` (crates/chuangtong/tests/it/browser.rs); install the
 // dependencies with scripts/install-test-deps.sh.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { args, check, logIn, logOut, page, pathOf, run, step, text, url, waitForPath } from './harness.mjs';
 
-const STEP_TIMEOUT_MS = 10_000;
-const WATCHDOG_MS = 150_000;
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const BASE = 'R08';
 const STEWARD = '服务管家 陈管家';
 const TITLE = '浏览器工单：研发费用加计扣除怎么申报';
 const DESCRIPTION = '我司今年研发投入约 300 万元，想了解加计扣除的申报材料和时间。';
 
-const [baseUrlArg, password] = process.argv.slice(2);
-if (!baseUrlArg || !password) {
-  console.error('usage: node tickets.mjs <base-url> <password>');
-  process.exit(2);
-}
-const origin = baseUrlArg.replace(/\/+$/, '');
-const url = (path) => origin + path;
-const pathOf = (u) => new URL(u).pathname;
+args('tickets.mjs');
 
-const watchdog = setTimeout(() => {
-  console.error(`FAIL: watchdog: the browser test did not finish within ${WATCHDOG_MS / 1000} s`);
-  process.exit(3);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-let browser;
-let context;
-let page;
-let stepNo = 0;
-const serverErrors = [];
-const pageErrors = [];
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-async function step(name, fn) {
-  stepNo += 1;
-  const started = Date.now();
-  try {
-    let timer;
-    const limit = new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`step took longer than ${(STEP_TIMEOUT_MS * 2) / 1000} s`)),
-        STEP_TIMEOUT_MS * 2,
-      );
-    });
-    const work = fn();
-    work.catch(() => {});
-    const detail = await Promise.race([work, limit]).finally(() => clearTimeout(timer));
-    check(serverErrors.length === 0, `server answered with an error: ${serverErrors.join('; ')}`);
-    console.log(`ok ${stepNo} - ${name}${detail ? `: ${detail}` : ''} (${Date.now() - started} ms)`);
-  } catch (err) {
-    err.step = `${stepNo} - ${name}`;
-    throw err;
-  }
-}
-
-async function waitForPath(predicate, what) {
-  try {
-    await page.waitForURL((u) => predicate(u.pathname), { timeout: STEP_TIMEOUT_MS });
-  } catch {
-    throw new Error(`expected to be at ${what}, but the page is at ${page.url()}`);
-  }
-}
-
-async function logIn(user) {
-  const resp = await page.goto(url('/login'));
-  check(resp && resp.status() === 200, `GET /login answered ${resp && resp.status()}`);
-  await page.locator('#username').fill(user);
-  await page.locator('#password').fill(password);
-  await page.locator('#login-submit').click();
-  await waitForPath((p) => p === '/', 'the home page after login');
-}
-
-async function logOut() {
-  await page.locator('#logout').click();
-  await waitForPath((p) => p === '/login', '/login after logout');
-}
-
-async function text(selector) {
-  const el = page.locator(selector);
-  await el.waitFor();
-  return (await el.innerText()).trim();
-}
-
-async function main() {
-  await step('launch chromium', async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: STEP_TIMEOUT_MS * 2,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-dev-shm-usage',
-      ],
-    });
-    context = await browser.newContext({ locale: 'zh-CN', acceptDownloads: true });
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP_TIMEOUT_MS);
-    page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
-    page.on('response', (r) => {
-      if (r.status() >= 500) serverErrors.push(`${r.status()} ${r.request().method()} ${r.url()}`);
-    });
-    page.on('pageerror', (e) => pageErrors.push(String(e)));
-    return `Chromium ${browser.version()}`;
-  });
-
+await run(async () => {
   let ticketPath;
   await step('the enterprise sees its steward and raises a ticket', async () => {
     await logIn('fz-enterprise');
@@ -250,28 +142,4 @@ async function main() {
     check(cells[7] === '4.00 （1 条）' || cells[7] === '4.00（1 条）', `平均评分: "${cells[7]}"`);
     return cells.slice(1).join(' | ');
   });
-
-  check(pageErrors.length === 0, `JavaScript errors on the pages: ${pageErrors.join('; ')}`);
-  console.log(`all ${stepNo} steps passed`);
-}
-
-try {
-  await main();
-} catch (err) {
-  process.exitCode = 1;
-  console.error(`FAIL at step ${err.step ?? `${stepNo} (unnamed)`}: ${err.message}`);
-  if (page) {
-    try {
-      const dir = mkdtempSync(join(tmpdir(), 'chuangtong-browser-'));
-      const file = join(dir, `step-${stepNo}.png`);
-      await page.screenshot({ path: file, fullPage: true, timeout: 5_000 });
-      console.error(`  page: ${page.url()}`);
-      console.error(`  screenshot: ${file}`);
-    } catch (e) {
-      console.error(`  (no screenshot: ${e.message})`);
-    }
-  }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  clearTimeout(watchdog);
-}
+});

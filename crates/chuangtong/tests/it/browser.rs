@@ -1,36 +1,33 @@
 //! A real browser: headless Chromium (Debian's /usr/bin/chromium), driven by
-//! playwright-core from tests/browser/registry.mjs, against the real server
-//! with the demo data. Log in through the form, walk to the registry through
-//! the header nav, open an enterprise, get a Chinese field error from the
+//! playwright-core from the scripts in tests/browser (their shared harness is
+//! tests/browser/harness.mjs), against the real server with the demo data.
+//! registry.mjs: log in through the form, walk to the registry through the
+//! header nav, open an enterprise, get a Chinese field error from the
 //! new-enterprise form, log out.
 //!
 //! Needs Chromium and tests/browser/node_modules: `scripts/install-test-deps.sh`
 //! installs both. When they are missing this test FAILS — it never skips.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::helpers::{Backend, TestApp, DEMO_PASSWORD};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser/registry.mjs");
+const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser");
 const INSTALL_HINT: &str = "run scripts/install-test-deps.sh (from the repository root) to install them";
 
-/// Longer than the script's own watchdog (120 s), so that the script reports
+/// Longer than the scripts' own watchdog (120 or 150 s), so that a script reports
 /// a hang itself whenever it can.
 const TIMEOUT: Duration = Duration::from_secs(180);
-
-fn browser_dir() -> PathBuf {
-    Path::new(SCRIPT).parent().expect("script has a folder").to_path_buf()
-}
 
 fn check_dependencies() {
     let mut missing = Vec::new();
     if !Path::new(CHROMIUM).exists() {
         missing.push(format!("Chromium ({CHROMIUM})"));
     }
-    let pw = browser_dir().join("node_modules/playwright-core/package.json");
+    let pw = Path::new(BROWSER_DIR).join("node_modules/playwright-core/package.json");
     if !pw.exists() {
         missing.push(format!("playwright-core ({})", pw.display()));
     }
@@ -51,40 +48,43 @@ fn check_dependencies() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn registry_in_headless_chromium() {
+/// Runs `node tests/browser/<script> <base-url> <demo password> <args…>`
+/// against `app` and returns its stdout; panics with stdout and stderr unless
+/// it exits 0 having passed all its steps. Leaves `app` running so the caller
+/// can check the database afterwards.
+async fn run_script(app: &TestApp, script: &'static str, args: &[&str]) -> String {
     check_dependencies();
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let base_url = app.url("");
-
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(SCRIPT)
-            .args([base_url.as_str(), "fz-admin", DEMO_PASSWORD])
-            .current_dir(browser_dir())
-            .stdin(Stdio::null())
-            .output()
-    });
+    let mut command = Command::new("node");
+    command
+        .arg(script)
+        .arg(app.url(""))
+        .arg(DEMO_PASSWORD)
+        .args(args)
+        .current_dir(BROWSER_DIR)
+        .stdin(Stdio::null());
+    let run = tokio::task::spawn_blocking(move || command.output());
     let output = tokio::time::timeout(TIMEOUT, run)
         .await
-        .unwrap_or_else(|_| panic!("node {SCRIPT} did not finish within {} s", TIMEOUT.as_secs()))
+        .unwrap_or_else(|_| panic!("node {script} did not finish within {} s", TIMEOUT.as_secs()))
         .expect("the blocking task runs")
         .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
-    app.finish().await;
-
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     // Shown with --nocapture, and always on failure.
     println!("{stdout}");
     assert!(
-        output.status.success(),
-        "browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status.success() && stdout.contains("steps passed"),
+        "browser test {script} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
         output.status
     );
-    assert!(
-        stdout.contains("steps passed"),
-        "browser test exited 0 without finishing:\n{stdout}\n{stderr}"
-    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_in_headless_chromium() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    run_script(&app, "registry.mjs", &["fz-admin"]).await;
+    app.finish().await;
 }
 
 /// tests/browser/indicators.mjs: the indicator dashboard, an enterprise import
@@ -92,10 +92,7 @@ async fn registry_in_headless_chromium() {
 /// report downloaded as Excel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn indicators_and_import_in_headless_chromium() {
-    const INDICATORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser/indicators.mjs");
-    check_dependencies();
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let base_url = app.url("");
     let uscc = |n: u32| {
         chuangtong_domain::Uscc::with_check_char(&format!("91350100MC{n:07}"))
             .unwrap()
@@ -103,31 +100,11 @@ async fn indicators_and_import_in_headless_chromium() {
             .to_string()
     };
     let (first, second) = (uscc(1), uscc(2));
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(INDICATORS)
-            .args([base_url.as_str(), "fz-admin", DEMO_PASSWORD, &first, &second])
-            .current_dir(browser_dir())
-            .stdin(Stdio::null())
-            .output()
-    });
-    let output = tokio::time::timeout(TIMEOUT, run)
-        .await
-        .unwrap_or_else(|_| panic!("node {INDICATORS} did not finish within {} s", TIMEOUT.as_secs()))
-        .expect("the blocking task runs")
-        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    run_script(&app, "indicators.mjs", &["fz-admin", &first, &second]).await;
     let imported = app
         .scalar("SELECT COUNT(*) FROM enterprises WHERE name LIKE '浏览器导入%'")
         .await;
     app.finish().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success() && stdout.contains("steps passed"),
-        "browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
     assert_eq!(imported, 2, "the corrected file was imported, the first one not at all");
 }
 
@@ -137,7 +114,6 @@ async fn indicators_and_import_in_headless_chromium() {
 /// programme report shows the figures.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn application_screens_in_headless_chromium() {
-    check_dependencies();
     let app = TestApp::spawn(Backend::Sqlite).await;
     let admin = app.api_as("fz-admin").await;
     let title = "浏览器测试资助政策";
@@ -166,30 +142,8 @@ async fn application_screens_in_headless_chromium() {
     app.add_member("browser-firm", chuangtong::auth::Role::Enterprise, Some(&firm))
         .await;
 
-    let script = browser_dir().join("application.mjs");
-    let base_url = app.url("");
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(&script)
-            .args([base_url.as_str(), DEMO_PASSWORD, title, "browser-firm"])
-            .current_dir(browser_dir())
-            .stdin(Stdio::null())
-            .output()
-    });
-    let output = tokio::time::timeout(TIMEOUT, run)
-        .await
-        .unwrap_or_else(|_| panic!("node application.mjs did not finish within {} s", TIMEOUT.as_secs()))
-        .expect("the blocking task runs")
-        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    run_script(&app, "application.mjs", &[title, "browser-firm"]).await;
     app.finish().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success() && stdout.contains("steps passed"),
-        "application browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
 }
 
 /// 工单 in Chromium (tests/browser/tickets.mjs): the demo enterprise raises a
@@ -197,35 +151,12 @@ async fn application_screens_in_headless_chromium() {
 /// and resolves it, the enterprise rates it, the admin reads the rankings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_in_headless_chromium() {
-    check_dependencies();
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let script = browser_dir().join("tickets.mjs");
-    let base_url = app.url("");
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(&script)
-            .args([base_url.as_str(), DEMO_PASSWORD])
-            .current_dir(browser_dir())
-            .stdin(Stdio::null())
-            .output()
-    });
-    let output = tokio::time::timeout(TIMEOUT, run)
-        .await
-        .unwrap_or_else(|_| panic!("node tickets.mjs did not finish within {} s", TIMEOUT.as_secs()))
-        .expect("the blocking task runs")
-        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    run_script(&app, "tickets.mjs", &[]).await;
     let closed = app
         .scalar("SELECT COUNT(*) FROM tickets WHERE state = 'closed' AND rating = 4")
         .await;
     app.finish().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success() && stdout.contains("steps passed"),
-        "tickets browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
     assert_eq!(closed, 1, "the rated ticket is closed in the database");
 }
 
@@ -234,7 +165,6 @@ async fn tickets_in_headless_chromium() {
 /// deliver, confirm, request redemption, settle, read the batch report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vouchers_in_headless_chromium() {
-    check_dependencies();
     let app = TestApp::spawn(Backend::Sqlite).await;
     // One of fz-provider's own services, so the provider account can deliver it.
     let of_provider = "FROM services s JOIN providers p ON p.id = s.provider_id \
@@ -245,32 +175,10 @@ async fn vouchers_in_headless_chromium() {
     let service = app.text(&pick("s.name")).await;
     let category = app.text(&pick("s.category")).await;
     let price = app.scalar(&pick("s.price_fen")).await.to_string();
-    let script = browser_dir().join("vouchers.mjs");
-    let base_url = app.url("");
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(&script)
-            .args([base_url.as_str(), DEMO_PASSWORD, &provider, &service, &category, &price])
-            .current_dir(browser_dir())
-            .stdin(Stdio::null())
-            .output()
-    });
-    let output = tokio::time::timeout(TIMEOUT, run)
-        .await
-        .unwrap_or_else(|_| panic!("node vouchers.mjs did not finish within {} s", TIMEOUT.as_secs()))
-        .expect("the blocking task runs")
-        .unwrap_or_else(|e| panic!("cannot start node ({e}): {INSTALL_HINT}"));
+    run_script(&app, "vouchers.mjs", &[&provider, &service, &category, &price]).await;
     let settled = app
         .scalar("SELECT COUNT(*) FROM redemptions WHERE state = 'settled'")
         .await;
     app.finish().await;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success() && stdout.contains("steps passed"),
-        "vouchers browser test failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-        output.status
-    );
     assert_eq!(settled, 1, "the redemption is settled in the database");
 }
