@@ -260,6 +260,15 @@ async fn case_action(
                 };
                 panel::score(&state, &actor, &base, &expert, &id, &form).await
             }
+            "resolve-objection" => {
+                scope.require(&[Role::BaseAdmin])?;
+                let form = publicity::Resolution {
+                    objection_id: field("objection_id"),
+                    upheld: field("upheld") == "1",
+                    resolution: field("resolution"),
+                };
+                publicity::resolve(&state, &actor, &base, &id, &form).await
+            }
             "objection" => {
                 scope.require(&Role::ALL)?;
                 back = format!("/b/{}/programmes", scope.base.code);

@@ -886,16 +886,47 @@ async fn application_full_programme(app: &TestApp) {
         "object",
     )
     .await;
-    ok(
-        admin
-            .post(
-                &app_path(&above[3], "objections/resolve"),
-                &json!({ "objection_id": o["id"], "resolution": "经核查不重复" }),
-            )
-            .await,
-        "resolve",
-    )
-    .await;
+    // The admin resolves it on the case page (an empty note is refused first).
+    let page_admin = app.browser_as("fz-admin").await;
+    let case_url = app.url(&format!("/b/R08/applications/{}", above[3]));
+    let html = page_admin.get(&case_url).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("项目与往年重复") && html.contains("处理异议"), "{html}");
+    let csrf = csrf_of(&html);
+    let resolve = |note: &'static str| {
+        let (client, url, csrf, oid) = (
+            page_admin.clone(),
+            format!("{case_url}/resolve-objection"),
+            csrf.clone(),
+            o["id"].as_str().unwrap().to_string(),
+        );
+        let origin = app.address.clone();
+        async move {
+            // The form answers with a redirect back to the case page and its notice.
+            let r = client
+                .post(url)
+                .form(&[
+                    ("_csrf", csrf.as_str()),
+                    ("objection_id", oid.as_str()),
+                    ("upheld", "0"),
+                    ("resolution", note),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let to = r.headers()["location"].to_str().unwrap().to_string();
+            client
+                .get(format!("{origin}{to}"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(resolve("").await.contains("请填写处理意见"));
+    let html = resolve("经核查不重复").await;
+    assert!(html.contains("异议不成立：经核查不重复"), "{html}");
     for id in &above {
         end_publicity(app, id).await;
         ok(
