@@ -80,6 +80,10 @@ enum Command {
         #[command(subcommand)]
         command: CalendarCommand,
     },
+    /// Run the time-driven work once, for cron: expire voucher batches past their validity (unused
+    /// amounts back to the budget), auto-accept escrow milestones past their dispute clock, expire
+    /// pending ledger transfers past their timeout. Safe to repeat and to run beside `serve`.
+    Sweep,
 }
 
 #[derive(Subcommand, Debug)]
@@ -207,6 +211,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore { path, force } => {
             crate::backup::restore(&settings.database_url, &path, force).await?;
             println!("已从 {} 恢复；建议运行 chuangtong audit verify", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sweep => {
+            let state = startup::prepare(settings).await?;
+            let bases: Vec<(String, String)> = sqlx::query_as("SELECT id, code FROM bases ORDER BY code")
+                .fetch_all(state.db.pool())
+                .await?;
+            let mut accepted = 0;
+            for (id, code) in &bases {
+                crate::voucher::expiry::sweep_due(&state, id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{code}: voucher expiry: {e}"))?;
+                accepted += crate::voucher::escrow::auto_accept_due(&state, id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{code}: milestones: {e}"))?;
+            }
+            let expired = crate::ledger::expire_due(&state.db, &state.keys)
+                .await
+                .map_err(|e| anyhow::anyhow!("ledger: {e}"))?;
+            println!(
+                "已处理 {} 个基地：到期创新券已退回预算；超过异议期的里程碑自动验收 {accepted} 个；过期的待处理转账 {expired} 笔",
+                bases.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen => {

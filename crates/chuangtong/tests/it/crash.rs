@@ -292,6 +292,31 @@ async fn audit_verify_backup_and_restore_commands() {
     child.kill().unwrap();
     child.wait().unwrap();
 
+    // `sweep` (for cron) expires the demo voucher batch once its validity has ended.
+    let live = chuangtong::storage::Db::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE voucher_batches SET valid_until = '2020-01-01'")
+        .execute(live.pool())
+        .await
+        .unwrap();
+    let expiries = |live: chuangtong::storage::Db| async move {
+        use sqlx::Row;
+        sqlx::query("SELECT COUNT(*) FROM voucher_expiries")
+            .fetch_one(live.pool())
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
+    };
+    assert_eq!(expiries(live.clone()).await, 0);
+    for _ in 0..2 {
+        let out = command(&db, dir.path()).arg("sweep").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("已处理 28 个基地"));
+        assert_eq!(expiries(live.clone()).await, 1, "swept once, however often it runs");
+    }
+    live.close().await;
+    let out = command(&db, dir.path()).args(["ledger", "verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+
     let backup = dir.path().join("backup.db");
     let out = command(&db, dir.path()).arg("backup").arg(&backup).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
