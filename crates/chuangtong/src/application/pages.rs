@@ -79,12 +79,6 @@ pub fn short(s: &str) -> &str {
     s.get(..16).unwrap_or(s)
 }
 
-#[derive(Deserialize, Default)]
-struct Notice2 {
-    ok: Option<String>,
-    err: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "application/programmes.html")]
 struct ProgrammesPage {
@@ -95,13 +89,13 @@ struct ProgrammesPage {
     mine: Vec<Case>,
     notices: Vec<Notice>,
     reviewer: bool,
-    notice: Notice2,
+    notice: crate::web::pages::Notice,
 }
 
 async fn programmes_page(
     State(state): State<AppState>,
     PageScope(scope): PageScope,
-    Query(notice): Query<Notice2>,
+    Query(notice): Query<crate::web::pages::Notice>,
 ) -> PageResult<impl IntoResponse> {
     scope.require(&Role::ALL)?;
     let party = routes::party(&scope).ok();
@@ -140,7 +134,7 @@ struct CasePage {
     /// A drawn expert who has not scored yet gets the rubric form
     rubric: Vec<Criterion>,
     programme: Programme,
-    notice: Notice2,
+    notice: crate::web::pages::Notice,
 }
 
 impl CasePage {
@@ -170,7 +164,7 @@ async fn case_page(
     State(state): State<AppState>,
     PageScope(scope): PageScope,
     Path((_, id)): Path<(String, String)>,
-    Query(notice): Query<Notice2>,
+    Query(notice): Query<crate::web::pages::Notice>,
 ) -> PageResult<impl IntoResponse> {
     let party = routes::party(&scope)?;
     let d = routes::detail(&state, &scope.base.id, &party, &id).await?;
@@ -301,16 +295,10 @@ async fn case_action(
 
 /// Back to the page with a notice, or with the error in Chinese.
 fn redirect(path: &str, result: Result<String, AppError>) -> PageResult<Response> {
-    let target = match result {
-        Ok(msg) => format!("{path}?ok={}", urlencode(&msg)),
-        Err(e @ (AppError::Internal(_) | AppError::NotFound | AppError::Forbidden)) => return Err(e.into()),
-        Err(AppError::Validation(fs)) => {
-            let msg = fs.iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("；");
-            format!("{path}?err={}", urlencode(&msg))
-        }
-        Err(e) => format!("{path}?err={}", urlencode(&e.to_string())),
-    };
-    Ok(Redirect::to(&target).into_response())
+    if let Err(e @ (AppError::NotFound | AppError::Forbidden)) = result {
+        return Err(e.into());
+    }
+    crate::web::pages::back_to(path, result)
 }
 
 /// An enterprise applies from the programmes page: a draft, then its page.

@@ -105,26 +105,22 @@ pub async fn load_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, A
     // One query per request: the token or session, the user and every
     // membership with its base. Authentication runs on every route, and in a
     // flash claim it is most of the work a request does besides the claim.
-    const PERSON: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.disabled, {csrf}, \
-        b.id, b.code, b.name, b.kind, m.role, m.subject_id FROM {from} JOIN users u ON u.id = p.user_id \
+    const BY_TOKEN: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.disabled, NULL, \
+        b.id, b.code, b.name, b.kind, m.role, m.subject_id FROM api_tokens p JOIN users u ON u.id = p.user_id \
         LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN bases b ON b.id = m.base_id \
-        WHERE p.token_digest = $1 AND p.expires_at > $2 {live} ORDER BY b.code";
+        WHERE p.token_digest = $1 AND p.expires_at > $2 AND p.revoked = 0 ORDER BY b.code";
+    const BY_SESSION: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.disabled, p.csrf_token, \
+        b.id, b.code, b.name, b.kind, m.role, m.subject_id FROM sessions p JOIN users u ON u.id = p.user_id \
+        LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN bases b ON b.id = m.base_id \
+        WHERE p.token_digest = $1 AND p.expires_at > $2 ORDER BY b.code";
     let (sql, token, is_bearer) = if let Some(token) = bearer {
-        let sql = PERSON
-            .replace("{csrf}", "NULL")
-            .replace("{from}", "api_tokens p")
-            .replace("{live}", "AND p.revoked = 0");
-        (sql, token.to_string(), true)
+        (BY_TOKEN, token.to_string(), true)
     } else if let Some(token) = cookie_value(parts, session::SESSION_COOKIE) {
-        let sql = PERSON
-            .replace("{csrf}", "p.csrf_token")
-            .replace("{from}", "sessions p")
-            .replace("{live}", "");
-        (sql, token, false)
+        (BY_SESSION, token, false)
     } else {
         return Err(AppError::Unauthenticated);
     };
-    let rows = sqlx::query(&sql)
+    let rows = sqlx::query(sql)
         .bind(crate::crypto::sm3_hex(token.as_bytes()))
         .bind(crate::storage::time::now_text())
         .fetch_all(state.db.pool())

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use super::loans::{self, ApplicationForm, BankAction, Loan, LoanView, Product, P
 use super::support::{self, CostItem, CostItemForm, SupportForm};
 use crate::auth::{PageScope, Role};
 use crate::web::error::{AppError, PageResult};
-use crate::web::pages::{page, Nav};
+use crate::web::pages::{back, page, Nav, Notice};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -25,26 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/b/{base}/financing/loans/{id}/{action}", post(bank_submit))
         .route("/b/{base}/financing/costs", get(costs_page).post(cost_submit))
         .route("/b/{base}/financing/costs/{id}/supports", post(support_submit))
-}
-
-#[derive(Deserialize, Default)]
-struct Notice {
-    ok: Option<String>,
-    err: Option<String>,
-}
-
-fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let target = match result {
-        Ok(msg) => format!("/b/{base}/{path}?ok={}", enc(&msg)),
-        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
-        Err(AppError::Validation(f)) => {
-            let msg = f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；");
-            format!("/b/{base}/{path}?err={}", enc(&msg))
-        }
-        Err(e) => format!("/b/{base}/{path}?err={}", enc(&e.to_string())),
-    };
-    Ok(Redirect::to(&target).into_response())
 }
 
 pub fn yuan(fen: &i64) -> String {

@@ -103,22 +103,12 @@ fn csrf(scope: &crate::auth::BaseScope, f: &HashMap<String, String>) -> Result<(
     scope.user.check_csrf(f.get("_csrf").map(String::as_str).unwrap_or(""))
 }
 
+/// Back to the inbox with the outcome; someone else's notice is a 404 page.
 fn back(code: &str, result: Result<String, AppError>) -> PageResult<Response> {
-    let path = format!("/b/{code}/notifications");
-    let target = match result {
-        Ok(m) => format!("{path}?ok={}", enc(&m)),
-        Err(e @ (AppError::Internal(_) | AppError::NotFound | AppError::Forbidden)) => return Err(e.into()),
-        Err(AppError::Validation(fs)) => {
-            let m = fs.iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("；");
-            format!("{path}?err={}", enc(&m))
-        }
-        Err(e) => format!("{path}?err={}", enc(&e.to_string())),
-    };
-    Ok(Redirect::to(&target).into_response())
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    if let Err(e @ (AppError::NotFound | AppError::Forbidden)) = result {
+        return Err(e.into());
+    }
+    crate::web::pages::back(code, "notifications", result)
 }
 
 /// Marks a notice read, then opens what it is about (or returns to the inbox).

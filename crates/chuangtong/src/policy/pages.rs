@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use super::{params, push};
 use crate::auth::{PageScope, Role};
 use crate::storage::time;
 use crate::web::error::{AppError, PageResult};
-use crate::web::pages::{page, Nav};
+use crate::web::pages::{back, page, Nav, Notice};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -119,31 +119,6 @@ pub fn signed_fen(fen: &i64) -> String {
         "{sign}{}",
         chuangtong_domain::Fen::from_fen(*fen).to_yuan_string_grouped()
     )
-}
-
-#[derive(Deserialize, Default)]
-struct Notice {
-    ok: Option<String>,
-    err: Option<String>,
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// Back to `path` with the outcome as a notice; only internal errors become an error page.
-fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
-    let (key, msg) = match result {
-        Ok(msg) => ("ok", msg),
-        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
-        Err(AppError::Validation(f)) => (
-            "err",
-            f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；"),
-        ),
-        Err(e) => ("err", e.to_string()),
-    };
-    let sep = if path.contains('?') { '&' } else { '?' };
-    Ok(Redirect::to(&format!("/b/{base}/{path}{sep}{key}={}", urlencode(&msg))).into_response())
 }
 
 #[derive(Deserialize)]

@@ -127,6 +127,19 @@ struct Shared {
     claimed: Mutex<HashMap<String, Claim>>,
 }
 
+impl Shared {
+    /// The answer once sold out: the firm's own claim if it has one, else the refusal.
+    fn after_sell_out(&self, enterprise_id: &str) -> Outcome {
+        match self.claimed.lock().expect("claimed map").get(enterprise_id) {
+            Some(c) => Outcome::Claimed(Claim {
+                replayed: true,
+                ..c.clone()
+            }),
+            None => Outcome::SoldOut,
+        }
+    }
+}
+
 pub struct Desk {
     pub terms: Terms,
     queue: mpsc::Sender<Request>,
@@ -141,20 +154,7 @@ impl Desk {
     /// Claims for `enterprise_id`; the answer comes once its group committed.
     pub async fn claim(&self, actor: &Actor, enterprise_id: &str) -> Result<Claim, AppError> {
         if self.is_sold_out() {
-            let known = self
-                .shared
-                .claimed
-                .lock()
-                .expect("claimed map")
-                .get(enterprise_id)
-                .cloned();
-            return match known {
-                Some(mut c) => {
-                    c.replayed = true;
-                    Ok(c)
-                }
-                None => Err(sold_out()),
-            };
+            return self.shared.after_sell_out(enterprise_id).into();
         }
         let (reply, answer) = oneshot::channel();
         self.queue
@@ -253,16 +253,8 @@ async fn committer(state: AppState, terms: Terms, shared: Arc<Shared>, mut rx: m
         }
         // Sold out while these waited: answer without the database.
         if shared.sold_out.load(Ordering::Acquire) {
-            let claimed = shared.claimed.lock().expect("claimed map").clone();
             for r in group {
-                let outcome = match claimed.get(&r.enterprise_id) {
-                    Some(c) => Outcome::Claimed(Claim {
-                        replayed: true,
-                        ..c.clone()
-                    }),
-                    None => Outcome::SoldOut,
-                };
-                let _ = r.reply.send(outcome);
+                let _ = r.reply.send(shared.after_sell_out(&r.enterprise_id));
             }
             continue;
         }

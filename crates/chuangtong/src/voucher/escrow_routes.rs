@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ use super::escrow::{self, Decision, Milestone, MilestoneItem, MilestonePlan, Vie
 use crate::auth::{BaseScope, PageScope, Role};
 use crate::web::error::{ApiResult, AppError, PageResult};
 use crate::web::forms::ApiJson;
-use crate::web::pages::{page, Nav};
+use crate::web::pages::{page, Nav, Notice};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -175,12 +175,6 @@ pub async fn auto_accept(State(state): State<AppState>, scope: BaseScope) -> Api
     }))
 }
 
-#[derive(Deserialize, Default)]
-struct Notice {
-    ok: Option<String>,
-    err: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "voucher/milestones.html")]
 struct MilestonesPage {
@@ -220,19 +214,9 @@ async fn milestones_page(
     }))
 }
 
+/// Back to the order's milestones page with the outcome.
 fn back(base: &str, order: &str, result: Result<String, AppError>) -> PageResult<Response> {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let path = format!("/b/{base}/market/orders/{order}/milestones");
-    let target = match result {
-        Ok(msg) => format!("{path}?ok={}", enc(&msg)),
-        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
-        Err(AppError::Validation(f)) => {
-            let msg = f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；");
-            format!("{path}?err={}", enc(&msg))
-        }
-        Err(e) => format!("{path}?err={}", enc(&e.to_string())),
-    };
-    Ok(Redirect::to(&target).into_response())
+    crate::web::pages::back(base, &format!("market/orders/{order}/milestones"), result)
 }
 
 #[derive(Deserialize)]

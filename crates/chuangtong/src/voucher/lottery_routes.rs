@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 
 use super::lottery::{self, Interest, Lottery};
-use super::pages::{back, CsrfForm, Notice};
+use super::pages::CsrfForm;
 use crate::auth::{BaseScope, PageScope, Role};
 use crate::web::error::{ApiResult, AppError, PageResult};
-use crate::web::pages::{page, Nav};
+use crate::web::pages::{back, page, Nav, Notice};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use crate::auth::{PageScope, Role};
 use crate::indicator::export::XLSX_MIME;
 use crate::indicator::routes::download;
 use crate::web::error::{AppError, PageResult};
-use crate::web::pages::{page, Nav};
+use crate::web::pages::{back, page, Nav, Notice};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -30,26 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/b/{base}/market/related-party", get(related_page))
         .route("/b/{base}/market/related-party/facts", post(fact_submit))
         .route("/b/{base}/market/related-party/{id}/clear", post(clear_submit))
-}
-
-#[derive(Deserialize, Default)]
-struct Notice {
-    ok: Option<String>,
-    err: Option<String>,
-}
-
-fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let target = match result {
-        Ok(msg) => format!("/b/{base}/{path}?ok={}", enc(&msg)),
-        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
-        Err(AppError::Validation(f)) => {
-            let msg = f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；");
-            format!("/b/{base}/{path}?err={}", enc(&msg))
-        }
-        Err(e) => format!("/b/{base}/{path}?err={}", enc(&e.to_string())),
-    };
-    Ok(Redirect::to(&target).into_response())
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chuangtong_domain::Fen;
@@ -18,7 +18,7 @@ use super::redemption::Redemption;
 use super::{claim, redemption};
 use crate::auth::{BaseScope, PageScope, Role};
 use crate::web::error::{AppError, PageResult};
-use crate::web::pages::{page, Nav};
+use crate::web::pages::{back, page, Nav, Notice};
 use crate::web::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -35,29 +35,6 @@ pub fn router() -> Router<AppState> {
 
 pub fn yuan(fen: &i64) -> String {
     Fen::from_fen(*fen).to_yuan_string_grouped()
-}
-
-#[derive(Deserialize, Default)]
-pub(super) struct Notice {
-    pub(super) ok: Option<String>,
-    pub(super) err: Option<String>,
-}
-
-pub(super) fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
-    let target = match result {
-        Ok(msg) => format!("/b/{base}/{path}?ok={}", urlencode(&msg)),
-        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
-        Err(AppError::Validation(f)) => {
-            let msg = f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；");
-            format!("/b/{base}/{path}?err={}", urlencode(&msg))
-        }
-        Err(e) => format!("/b/{base}/{path}?err={}", urlencode(&e.to_string())),
-    };
-    Ok(Redirect::to(&target).into_response())
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[derive(Template)]

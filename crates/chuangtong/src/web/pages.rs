@@ -3,9 +3,42 @@
 //! the crate, auto-escaping everything interpolated.
 
 use askama::Template;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
-use super::error::FieldError;
+use super::error::{AppError, FieldError, PageResult};
 use crate::auth::{BaseScope, CurrentUser};
+
+/// The outcome of a form post as the page shows it: `?ok=…` or `?err=…`.
+#[derive(Deserialize, Default)]
+pub struct Notice {
+    pub ok: Option<String>,
+    pub err: Option<String>,
+}
+
+/// After a form post (post/redirect/get): back to `target` — a path, which
+/// may already carry a query — with the outcome as a [`Notice`]: the success
+/// message, or the error in Chinese (field errors joined by "；"). Only an
+/// internal error becomes the error page.
+pub fn back_to(target: &str, result: Result<String, AppError>) -> PageResult<Response> {
+    let (key, msg) = match result {
+        Ok(msg) => ("ok", msg),
+        Err(AppError::Internal(e)) => return Err(AppError::Internal(e).into()),
+        Err(AppError::Validation(f)) => (
+            "err",
+            f.iter().map(|f| f.message.clone()).collect::<Vec<_>>().join("；"),
+        ),
+        Err(e) => ("err", e.to_string()),
+    };
+    let sep = if target.contains('?') { '&' } else { '?' };
+    let msg: String = url::form_urlencoded::byte_serialize(msg.as_bytes()).collect();
+    Ok(Redirect::to(&format!("{target}{sep}{key}={msg}")).into_response())
+}
+
+/// [`back_to`] a page of the base: `/b/{base}/{path}`.
+pub fn back(base: &str, path: &str, result: Result<String, AppError>) -> PageResult<Response> {
+    back_to(&format!("/b/{base}/{path}"), result)
+}
 
 pub struct NavUser {
     pub display_name: String,

@@ -10,27 +10,13 @@ use serde_json::{json, Value};
 use crate::both;
 use crate::helpers::{csrf_of, field_codes, Api, TestApp};
 
-/// Creates `n` enterprise accounts acting for the first `n` enterprises of R08.
+/// Creates `n` enterprise accounts (`firm-0`…) acting for the first `n` enterprises of R08.
 async fn firms(app: &TestApp, n: usize) -> Vec<Api> {
-    use sqlx::Row;
-    let base_id = app.text("SELECT id FROM bases WHERE code = 'R08'").await;
-    let ids: Vec<String> = sqlx::query("SELECT id FROM enterprises WHERE base_id = $1 ORDER BY uscc LIMIT $2")
-        .bind(&base_id)
-        .bind(n as i64)
-        .fetch_all(app.state.db.pool())
+    crate::voucher_oversight::firms(app, "firm", n)
         .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut out = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let username = format!("firm-{i}");
-        app.add_member(&username, chuangtong::auth::Role::Enterprise, Some(id))
-            .await;
-        out.push(app.api_as(&username).await);
-    }
-    out
+        .into_iter()
+        .map(|(api, _)| api)
+        .collect()
 }
 
 fn batch_form(code: &str, total: &str, cap: &str) -> Value {
