@@ -88,5 +88,6 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         settings: Arc::new(settings),
         search: Default::default(),
         claim_desks: Default::default(),
+        credentials: Default::default(),
     })
 }

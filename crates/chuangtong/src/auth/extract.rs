@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{header, Method};
 use sqlx::Row;
 
+use super::resolver::Kind;
 use super::role::Role;
 use super::session;
 use crate::audit::Actor;
@@ -102,61 +103,33 @@ pub async fn load_user(parts: &Parts, state: &AppState) -> Result<CurrentUser, A
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    // One query per request: the token or session, the user and every
-    // membership with its base. Authentication runs on every route, and in a
-    // flash claim it is most of the work a request does besides the claim.
-    const BY_TOKEN: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.disabled, NULL, \
-        b.id, b.code, b.name, b.kind, m.role, m.subject_id FROM api_tokens p JOIN users u ON u.id = p.user_id \
-        LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN bases b ON b.id = m.base_id \
-        WHERE p.token_digest = $1 AND p.expires_at > $2 AND p.revoked = 0 ORDER BY b.code";
-    const BY_SESSION: &str = "SELECT u.id, u.username, u.display_name, u.platform_admin, u.disabled, p.csrf_token, \
-        b.id, b.code, b.name, b.kind, m.role, m.subject_id FROM sessions p JOIN users u ON u.id = p.user_id \
-        LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN bases b ON b.id = m.base_id \
-        WHERE p.token_digest = $1 AND p.expires_at > $2 ORDER BY b.code";
-    let (sql, token, is_bearer) = if let Some(token) = bearer {
-        (BY_TOKEN, token.to_string(), true)
+    let (kind, token) = if let Some(token) = bearer {
+        (Kind::Token, token.to_string())
     } else if let Some(token) = cookie_value(parts, session::SESSION_COOKIE) {
-        (BY_SESSION, token, false)
+        (Kind::Session, token)
     } else {
         return Err(AppError::Unauthenticated);
     };
-    let rows = sqlx::query(sql)
-        .bind(crate::crypto::sm3_hex(token.as_bytes()))
-        .bind(crate::storage::time::now_text())
-        .fetch_all(state.db.pool())
-        .await?;
-    let row = rows.first().ok_or(AppError::Unauthenticated)?;
-    if row.get::<i64, _>(4) == 1 {
-        return Err(AppError::Unauthenticated);
-    }
-    let user_id: String = row.get(0);
-    let via = if is_bearer {
-        Via::Token(token)
-    } else {
-        Via::Session {
+    // One look-up per request, shared with whatever other requests are
+    // waiting at the same moment (see `resolver`).
+    let found = state
+        .credentials
+        .resolve(&state.db, kind, crate::crypto::sm3_hex(token.as_bytes()))
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let via = match kind {
+        Kind::Token => Via::Token(token),
+        Kind::Session => Via::Session {
             token,
-            csrf: row.get(5),
-        }
+            csrf: found.csrf.unwrap_or_default(),
+        },
     };
-    let memberships = rows
-        .iter()
-        .filter_map(|r| {
-            Some(Membership {
-                base_id: r.get::<Option<String>, _>(6)?,
-                base_code: r.get(7),
-                base_name: r.get(8),
-                base_kind: r.get(9),
-                role: Role::parse(&r.get::<Option<String>, _>(10)?)?,
-                subject_id: r.get(11),
-            })
-        })
-        .collect();
     let user = CurrentUser {
-        id: user_id,
-        username: row.get(1),
-        display_name: row.get(2),
-        platform_admin: row.get::<i64, _>(3) == 1,
-        memberships,
+        id: found.user_id,
+        username: found.username,
+        display_name: found.display_name,
+        platform_admin: found.platform_admin,
+        memberships: found.memberships,
         via,
     };
     // A JSON call that rides on the session cookie must prove it comes from

@@ -4,6 +4,7 @@
 pub mod extract;
 pub mod login;
 pub mod password;
+pub mod resolver;
 pub mod role;
 pub mod routes;
 pub mod session;

@@ -2,10 +2,9 @@
 //! SM3 digest of the secret handed to the client.
 
 use chrono::{Duration, Utc};
-use sqlx::Row;
 
 use crate::crypto::{random_token, sm3_hex};
-use crate::storage::{time, Db, Tx};
+use crate::storage::{time, Tx};
 
 pub const SESSION_COOKIE: &str = "ct_session";
 /// Absolute session lifetime. Short enough for a shared office PC.
@@ -33,16 +32,6 @@ pub async fn create_session(tx: &mut Tx, user_id: &str) -> sqlx::Result<NewSessi
     .execute(&mut **tx)
     .await?;
     Ok(NewSession { token, csrf_token })
-}
-
-/// `(user_id, csrf_token)` of a live session.
-pub async fn find_session(db: &Db, token: &str) -> sqlx::Result<Option<(String, String)>> {
-    let row = sqlx::query("SELECT user_id, csrf_token FROM sessions WHERE token_digest = $1 AND expires_at > $2")
-        .bind(sm3_hex(token.as_bytes()))
-        .bind(time::now_text())
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
 pub async fn delete_session(tx: &mut Tx, token: &str) -> sqlx::Result<()> {
@@ -82,15 +71,6 @@ pub async fn create_token(tx: &mut Tx, user_id: &str, name: &str) -> sqlx::Resul
     .execute(&mut **tx)
     .await?;
     Ok(token)
-}
-
-pub async fn find_token(db: &Db, token: &str) -> sqlx::Result<Option<String>> {
-    let row = sqlx::query("SELECT user_id FROM api_tokens WHERE token_digest = $1 AND revoked = 0 AND expires_at > $2")
-        .bind(sm3_hex(token.as_bytes()))
-        .bind(time::now_text())
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| r.get(0)))
 }
 
 pub async fn revoke_token(tx: &mut Tx, token: &str) -> sqlx::Result<()> {

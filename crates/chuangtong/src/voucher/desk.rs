@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::accounts;
 use super::claim::{self, Claim};
 use crate::audit::{self, Actor, Entry};
-use crate::ledger::fan_out::{self, FanOutLeg, NewAccount};
+use crate::ledger::fan_out::{self, Funded, NewPayee};
 use crate::ledger::{AccountKind, Failure};
 use crate::storage::{time, Backend, Params, Tx};
 use crate::web::error::AppError;
@@ -359,46 +359,41 @@ async fn commit_group(state: &AppState, terms: &Terms, firms: &[Firm]) -> Result
     .await?
     .get(0);
 
-    // Firms that claimed before get their first claim back.
+    // One query: which firms are of this base's registry (only they can
+    // claim), and which of them claimed before (they get their first claim back).
     let mut p = Params::new(state.db.backend());
     let sql = format!(
-        "SELECT c.enterprise_id, c.id, c.amount_fen, a.credits_posted - a.debits_posted - a.debits_pending, c.created_at \
-         FROM voucher_claims c JOIN ledger_accounts a ON a.id = c.wallet_account_id \
-         WHERE c.batch_id = {} AND c.enterprise_id IN ({})",
+        "SELECT e.id, c.id, c.amount_fen, a.credits_posted - a.debits_posted - a.debits_pending, c.created_at \
+         FROM enterprises e LEFT JOIN voucher_claims c ON c.batch_id = {} AND c.enterprise_id = e.id \
+         LEFT JOIN ledger_accounts a ON a.id = c.wallet_account_id \
+         WHERE e.base_id = {} AND e.id IN ({})",
+        p.one(),
         p.one(),
         p.list(ids.len())
     );
-    let mut q = sqlx::query(&sql).bind(&terms.batch_id);
+    let mut q = sqlx::query(&sql).bind(&terms.batch_id).bind(base_id);
     for id in &ids {
         q = q.bind(*id);
     }
+    let mut known: HashSet<String> = HashSet::with_capacity(ids.len());
     for r in q.fetch_all(&mut *tx).await? {
         let firm: String = r.get(0);
-        by_firm.insert(
-            firm.clone(),
-            Outcome::Claimed(Claim {
-                id: r.get(1),
-                batch_id: terms.batch_id.clone(),
-                enterprise_id: firm,
-                amount_fen: r.get(2),
-                wallet_available_fen: r.get(3),
-                created_at: r.get(4),
-                replayed: true,
-            }),
-        );
+        if let Some(claim_id) = r.get::<Option<String>, _>(1) {
+            by_firm.insert(
+                firm.clone(),
+                Outcome::Claimed(Claim {
+                    id: claim_id,
+                    batch_id: terms.batch_id.clone(),
+                    enterprise_id: firm.clone(),
+                    amount_fen: r.get(2),
+                    wallet_available_fen: r.get(3),
+                    created_at: r.get(4),
+                    replayed: true,
+                }),
+            );
+        }
+        known.insert(firm);
     }
-    // Only firms of this base's registry can claim.
-    let mut p = Params::new(state.db.backend());
-    let sql = format!(
-        "SELECT id FROM enterprises WHERE base_id = {} AND id IN ({})",
-        p.one(),
-        p.list(ids.len())
-    );
-    let mut q = sqlx::query(&sql).bind(base_id);
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    let known: HashSet<String> = q.fetch_all(&mut *tx).await?.iter().map(|r| r.get(0)).collect();
 
     // First come, first served, in queue order: min(cap, what is left).
     let mut fresh: Vec<(&Firm, i64)> = Vec::new();
@@ -462,23 +457,26 @@ pub(super) async fn write_claims(
     action: &'static str,
 ) -> Result<(Vec<Claim>, Vec<String>, i64), GroupError> {
     let base_id = terms.base_id.as_str();
-    // Wallets: whoever creates a firm's wallet owns its claim.
-    let wallets: Vec<NewAccount> = fresh
+    // Wallets, paid as they are opened: whoever creates a firm's wallet owns its claim.
+    let payees: Vec<NewPayee> = fresh
         .iter()
-        .map(|(f, _)| NewAccount {
+        .map(|(f, amount)| NewPayee {
             code: accounts::wallet(&terms.code, &f.enterprise_id),
             name: format!("{} 券钱包", terms.code),
             kind: AccountKind::Wallet,
             no_overdraft: true,
+            idempotency_key: format!("voucher-claim:{}:{}", terms.batch_id, f.enterprise_id),
+            amount_fen: *amount,
+            memo: format!("申领创新券 {}", terms.code),
         })
         .collect();
-    let created = fan_out::open_new_accounts(tx, state.db.backend(), base_id, &wallets).await?;
+    let funded = fan_out::fund_new_accounts(tx, state.db.backend(), base_id, &terms.budget_account_id, &payees).await?;
     let mut lost_race = Vec::new();
     let mut returned = 0;
-    let mut winners: Vec<(&Firm, i64, String)> = Vec::with_capacity(fresh.len());
-    for ((f, amount), w) in fresh.into_iter().zip(&wallets) {
-        match created.get(&w.code) {
-            Some(id) => winners.push((f, amount, id.clone())),
+    let mut winners: Vec<(&Firm, i64, &Funded)> = Vec::with_capacity(fresh.len());
+    for ((f, amount), p) in fresh.into_iter().zip(&payees) {
+        match funded.get(&p.code) {
+            Some(paid) => winners.push((f, amount, paid)),
             None => {
                 returned += amount;
                 lost_race.push(f.enterprise_id.clone());
@@ -487,25 +485,15 @@ pub(super) async fn write_claims(
     }
     let mut claims: Vec<Claim> = Vec::with_capacity(winners.len());
     if !winners.is_empty() {
-        let legs: Vec<FanOutLeg> = winners
-            .iter()
-            .map(|(f, amount, wallet)| FanOutLeg {
-                idempotency_key: format!("voucher-claim:{}:{}", terms.batch_id, f.enterprise_id),
-                credit_account_id: wallet.clone(),
-                amount_fen: *amount,
-                memo: format!("申领创新券 {}", terms.code),
-            })
-            .collect();
-        let transfers = fan_out::post_fan_out(tx, state.db.backend(), base_id, &terms.budget_account_id, &legs).await?;
         let created_at = time::now_text();
-        for chunk in winners.iter().zip(&transfers).collect::<Vec<_>>().chunks(500) {
+        for chunk in winners.chunks(500) {
             let sql = format!(
                 "INSERT INTO voucher_claims (id, base_id, batch_id, enterprise_id, amount_fen, wallet_account_id, \
                  transfer_id, created_at) VALUES {}",
                 Params::new(state.db.backend()).rows(chunk.len(), 8)
             );
             let mut q = sqlx::query(&sql);
-            for ((f, amount, wallet), transfer) in chunk {
+            for (f, amount, paid) in chunk {
                 let id = crate::new_id();
                 q = q
                     .bind(id.clone())
@@ -513,8 +501,8 @@ pub(super) async fn write_claims(
                     .bind(&terms.batch_id)
                     .bind(&f.enterprise_id)
                     .bind(*amount)
-                    .bind(wallet)
-                    .bind(*transfer)
+                    .bind(&paid.account_id)
+                    .bind(&paid.transfer_id)
                     .bind(&created_at);
                 claims.push(Claim {
                     id,

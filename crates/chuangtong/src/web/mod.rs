@@ -30,6 +30,8 @@ pub struct AppState {
     pub search: Arc<crate::search::Indexes>,
     /// Per-process claim desks of the voucher batches (group commit, sold-out flags).
     pub claim_desks: Arc<crate::voucher::desk::Desks>,
+    /// Per-process credential look-ups, coalesced under load.
+    pub credentials: Arc<crate::auth::resolver::Resolver>,
 }
 
 pub fn router(state: AppState) -> Router {

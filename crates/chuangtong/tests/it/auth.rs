@@ -210,3 +210,125 @@ async fn api_logout_revokes_the_token(app: &TestApp) {
     assert_eq!(api.get("/api/v1/me").await.status(), StatusCode::UNAUTHORIZED);
 }
 both!(api_logout_revokes_the_token);
+
+/// Look-ups that arrive together share one query (`auth::resolver`); each
+/// must still get its own account, and a revoked token, an expired session
+/// or a disabled account must be refused even when it shares the query.
+async fn credentials_looked_up_together_each_get_their_own_account(app: &TestApp) {
+    use chuangtong::auth::resolver::Kind;
+    use chuangtong::crypto::sm3_hex;
+
+    let db = &app.state.db;
+    let base_id = chuangtong::demo::load::base_id(db, "R08").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(db, &base_id, 'A', 300)
+        .await
+        .unwrap();
+    // Every 7th token revoked, every 11th account disabled.
+    for (i, (_, token)) in firms.iter().enumerate() {
+        if i % 7 == 3 {
+            sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE token_digest = $1")
+                .bind(sm3_hex(token.as_bytes()))
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        if i % 11 == 5 {
+            sqlx::query(
+                "UPDATE users SET disabled = 1 WHERE id = (SELECT user_id FROM api_tokens WHERE token_digest = $1)",
+            )
+            .bind(sm3_hex(token.as_bytes()))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        }
+    }
+    let live = |i: usize| i % 7 != 3 && i % 11 != 5;
+
+    // Straight to the resolver: 300 look-ups (and a session, an unknown
+    // secret) sent at once, so they are answered in shared batches.
+    let browser = app.browser_as("fz-steward").await;
+    let page = browser.get(app.url("/b/R08")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let session: String = app
+        .text("SELECT s.token_digest FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'fz-steward'")
+        .await;
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (enterprise_id, token)) in firms.iter().cloned().enumerate() {
+        let state = app.state.clone();
+        set.spawn(async move {
+            let found = state
+                .credentials
+                .resolve(&state.db, Kind::Token, sm3_hex(token.as_bytes()))
+                .await
+                .unwrap();
+            (i, enterprise_id, found)
+        });
+    }
+    for (kind, digest) in [
+        (Kind::Session, session.clone()),
+        (Kind::Token, sm3_hex(b"no-such-token")),
+    ] {
+        let state = app.state.clone();
+        set.spawn(async move {
+            let found = state.credentials.resolve(&state.db, kind, digest).await.unwrap();
+            (usize::MAX, String::new(), found)
+        });
+    }
+    let (mut refused, mut session_seen) = (0, false);
+    while let Some(r) = set.join_next().await {
+        let (i, enterprise_id, found) = r.unwrap();
+        if i == usize::MAX {
+            if let Some(user) = found {
+                assert_eq!(user.username, "fz-steward");
+                assert!(user.csrf.is_some(), "a session carries its CSRF token");
+                session_seen = true;
+            }
+            continue;
+        }
+        match found {
+            Some(user) => {
+                assert!(live(i), "firm {i} must be refused");
+                assert_eq!(user.username, format!("load-A-{i}"));
+                assert_eq!(user.memberships.len(), 1);
+                assert_eq!(user.memberships[0].subject_id.as_deref(), Some(enterprise_id.as_str()));
+                assert_eq!(user.memberships[0].base_code, "R08");
+            }
+            None => {
+                assert!(!live(i), "firm {i} must be let in");
+                refused += 1;
+            }
+        }
+    }
+    assert!(session_seen, "the session resolves beside 300 tokens");
+    assert_eq!(refused, (0..300).filter(|i| !live(*i)).count());
+
+    // Through HTTP, concurrently: each firm sees itself, the refused get 401.
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (_, token)) in firms.iter().cloned().enumerate() {
+        let (client, url) = (app.client(), app.url("/api/v1/me"));
+        set.spawn(async move {
+            let r = client.get(url).bearer_auth(token).send().await.unwrap();
+            let status = r.status();
+            let me: Value = r.json().await.unwrap_or_default();
+            (i, status, me["username"].as_str().unwrap_or_default().to_string())
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        let (i, status, username) = r.unwrap();
+        if live(i) {
+            assert_eq!((status, username), (StatusCode::OK, format!("load-A-{i}")));
+        } else {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "firm {i}");
+        }
+    }
+
+    // An expired session is refused the moment it expires.
+    sqlx::query("UPDATE sessions SET expires_at = '2000-01-01T00:00:00Z' WHERE token_digest = $1")
+        .bind(&session)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let found = app.state.credentials.resolve(db, Kind::Session, session).await.unwrap();
+    assert!(found.is_none());
+}
+both!(credentials_looked_up_together_each_get_their_own_account);

@@ -1,0 +1,194 @@
+//! Credential look-ups, coalesced: one query answers every request that is
+//! waiting to be authenticated.
+//!
+//! Every route authenticates, and in a flash claim thousands of firms, each
+//! with its own token, arrive in the same second: one query per request made
+//! the look-up cost as much as the claim itself (on SQLite every query is a
+//! hand-off to a connection's worker thread and back). The resolver keeps the
+//! answer exact — each look-up reads the database after its request arrived,
+//! so a revoked token or a disabled account is refused at once, in every
+//! process — but lets look-ups that wait at the same moment share a query
+//! (`WHERE token_digest IN (…)`), as the claim desk lets claims share a
+//! commit. Under light load a batch is a single look-up; nothing waits for a
+//! batch to fill.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::extract::Membership;
+use super::role::Role;
+use crate::storage::{time, Db, Params};
+
+/// Most credentials one query looks up.
+const MAX_BATCH: usize = 256;
+/// Batches in flight at once (each holds one pooled connection).
+const IN_FLIGHT: usize = 4;
+
+/// How the client proved who it is; both carry the secret it presented.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `Authorization: Bearer …` (an API token)
+    Token,
+    /// The session cookie of the pages
+    Session,
+}
+
+/// A live credential's account, with every membership and its base.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub user_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub platform_admin: bool,
+    /// The session's CSRF token (sessions only)
+    pub csrf: Option<String>,
+    pub memberships: Vec<Membership>,
+}
+
+struct Lookup {
+    kind: Kind,
+    digest: String,
+    reply: oneshot::Sender<sqlx::Result<Option<Resolved>>>,
+}
+
+/// The per-process resolver. Its task starts on first use and ends when the
+/// application state (which holds the queue's sender) is dropped.
+#[derive(Default)]
+pub struct Resolver {
+    queue: OnceLock<mpsc::UnboundedSender<Lookup>>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver")
+            .field("started", &self.queue.get().is_some())
+            .finish()
+    }
+}
+
+impl Resolver {
+    /// The live account behind `digest` (the SM3 of the presented secret),
+    /// or `None` for an unknown, expired or revoked credential or a disabled
+    /// account.
+    pub async fn resolve(&self, db: &Db, kind: Kind, digest: String) -> sqlx::Result<Option<Resolved>> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(run(db.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        let lookup = Lookup { kind, digest, reply };
+        // The task is gone only if it was started on a runtime that has
+        // since shut down (tests that build the state on one runtime and use
+        // it on another): look up directly.
+        if let Err(mpsc::error::SendError(lookup)) = queue.send(lookup) {
+            return Ok(look_up(db, lookup.kind, &[lookup.digest]).await?.pop().flatten());
+        }
+        match answer.await {
+            Ok(result) => result,
+            Err(_) => Err(sqlx::Error::PoolClosed),
+        }
+    }
+}
+
+/// Takes what has queued up (at most `MAX_BATCH`) and answers it with one
+/// query per kind, at most `IN_FLIGHT` batches at once.
+async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Lookup>) {
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    while let Some(first) = rx.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        // While waiting for a slot, more look-ups queued: they join.
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(l) => batch.push(l),
+                Err(_) => break,
+            }
+        }
+        let db = db.clone();
+        tokio::spawn(async move {
+            answer_batch(&db, batch).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn answer_batch(db: &Db, batch: Vec<Lookup>) {
+    let (tokens, sessions): (Vec<Lookup>, Vec<Lookup>) = batch.into_iter().partition(|l| l.kind == Kind::Token);
+    for group in [tokens, sessions] {
+        let Some(kind) = group.first().map(|l| l.kind) else {
+            continue;
+        };
+        let digests: Vec<String> = group.iter().map(|l| l.digest.clone()).collect();
+        match look_up(db, kind, &digests).await {
+            Ok(found) => {
+                for (l, answer) in group.into_iter().zip(found) {
+                    let _ = l.reply.send(Ok(answer));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for l in group {
+                    let _ = l.reply.send(Err(sqlx::Error::Protocol(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One query for `digests` of one kind; one answer per digest, in order (a
+/// credential looked up twice in one batch is answered twice).
+async fn look_up(db: &Db, kind: Kind, digests: &[String]) -> sqlx::Result<Vec<Option<Resolved>>> {
+    let mut p = Params::new(db.backend());
+    let (csrf, from, live) = match kind {
+        Kind::Token => ("NULL", "api_tokens", "AND p.revoked = 0"),
+        Kind::Session => ("p.csrf_token", "sessions", ""),
+    };
+    let sql = format!(
+        "SELECT p.token_digest, u.id, u.username, u.display_name, u.platform_admin, u.disabled, {csrf}, \
+         b.id, b.code, b.name, b.kind, m.role, m.subject_id FROM {from} p JOIN users u ON u.id = p.user_id \
+         LEFT JOIN memberships m ON m.user_id = u.id LEFT JOIN bases b ON b.id = m.base_id \
+         WHERE p.token_digest IN ({}) AND p.expires_at > {} {live} ORDER BY p.token_digest, b.code",
+        p.list(digests.len()),
+        p.one()
+    );
+    let mut q = sqlx::query(&sql);
+    for d in digests {
+        q = q.bind(d);
+    }
+    let rows = q.bind(time::now_text()).fetch_all(db.pool()).await?;
+    let mut by_digest: HashMap<String, Resolved> = HashMap::new();
+    for r in &rows {
+        let digest: String = r.get(0);
+        if r.get::<i64, _>(5) == 1 {
+            continue;
+        }
+        let entry = by_digest.entry(digest).or_insert_with(|| Resolved {
+            user_id: r.get(1),
+            username: r.get(2),
+            display_name: r.get(3),
+            platform_admin: r.get::<i64, _>(4) == 1,
+            csrf: r.get(6),
+            memberships: Vec::new(),
+        });
+        if let (Some(base_id), Some(role)) = (
+            r.get::<Option<String>, _>(7),
+            r.get::<Option<String>, _>(11).as_deref().and_then(Role::parse),
+        ) {
+            entry.memberships.push(Membership {
+                base_id,
+                base_code: r.get(8),
+                base_name: r.get(9),
+                base_kind: r.get(10),
+                role,
+                subject_id: r.get(12),
+            });
+        }
+    }
+    Ok(digests.iter().map(|d| by_digest.get(d).cloned()).collect())
+}
