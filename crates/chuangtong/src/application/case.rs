@@ -1,21 +1,21 @@
-//! One application (申报): the draft and its form, submission with the
-//! policy engine's answer, withdrawal, pre-review (受理/预审) and 补正 — plus
+//! One application (申报): the draft and its form (with the cost item the
+//! grant pays for, if any), submission with the policy engine's answer
+//! ([`super::judgement`]), withdrawal, pre-review (受理/预审) and 补正 — plus
 //! [`step`], the one way any use case moves a case: the state machine
 //! decides, the row changes only from the state it was read in, the history
 //! and the audit entry are written in the same transaction.
 
 use chrono::NaiveDate;
-use chuangtong_rules::{ParamOverrides, Tri};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
 use super::clock::{self, Clock, Stage};
+use super::judgement;
 use super::notices;
 use super::programme::{self, FieldSpec, Programme};
 use super::state::{transition, Event, IllegalTransition, State};
 use crate::audit::{self, Actor, Entry};
-use crate::policy::{facts, library};
 use crate::storage::{time, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::web::AppState;
@@ -52,6 +52,8 @@ pub struct Case {
     /// Aggregate expert score ×100 (reviewers only)
     pub score_x100: Option<i64>,
     pub payout_transfer_id: Option<String>,
+    /// 成本事项 the grant pays for (一费一补)
+    pub cost_item_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -244,6 +246,31 @@ pub struct DraftForm {
     /// 联合申报单位: enterprises of the base applying together with the applicant
     #[serde(default)]
     pub partner_ids: Vec<String>,
+    /// 成本事项: the cost item of the applicant firm the grant pays for; its
+    /// cap (一费一补) then holds at pay-out. Empty or absent: none.
+    #[serde(default)]
+    pub cost_item_id: Option<String>,
+}
+
+/// The cost item a form names, checked to be one of this base's and the
+/// applicant's own (a grant may only pay for the applicant's own cost).
+async fn cost_item_of(tx: &mut Tx, base_id: &str, applicant: &str, f: &DraftForm) -> Result<Option<String>, AppError> {
+    let Some(id) = f.cost_item_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    match crate::financing::support::owner(tx, base_id, id).await? {
+        None => Err(AppError::field(
+            "cost_item_id",
+            "application.cost_item_unknown",
+            "本基地没有该成本事项",
+        )),
+        Some(owner) if owner != applicant => Err(AppError::field(
+            "cost_item_id",
+            "application.cost_item_not_own",
+            "该成本事项不属于申报企业，只能选择本企业的成本事项",
+        )),
+        Some(_) => Ok(Some(id.to_string())),
+    }
 }
 
 /// Records the joint applicants of a draft (replacing earlier ones); each
@@ -349,11 +376,12 @@ pub async fn create_draft(
             "本企业在该批次已有申报，请继续办理原申报",
         ));
     }
+    let cost_item = cost_item_of(&mut tx, base_id, enterprise_id, f).await?;
     let id = crate::new_id();
     let now = time::now_text();
     sqlx::query(
-        "INSERT INTO applications (id, base_id, programme_id, enterprise_id, state, form_json, amount_requested_fen, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $7)",
+        "INSERT INTO applications (id, base_id, programme_id, enterprise_id, state, form_json, amount_requested_fen, cost_item_id, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $8)",
     )
     .bind(&id)
     .bind(base_id)
@@ -361,6 +389,7 @@ pub async fn create_draft(
     .bind(enterprise_id)
     .bind(Value::Object(f.form.clone()).to_string())
     .bind(fen)
+    .bind(&cost_item)
     .bind(&now)
     .execute(&mut *tx)
     .await?;
@@ -377,7 +406,7 @@ pub async fn create_draft(
             before: None,
             after: Some(
                 json!({ "programme_id": programme_id, "enterprise_id": enterprise_id, "amount_requested_fen": fen,
-                    "partner_ids": f.partner_ids }),
+                    "partner_ids": f.partner_ids, "cost_item_id": cost_item }),
             ),
         },
     )
@@ -406,10 +435,14 @@ pub async fn update_form(
     let p = programme::get_tx(&mut tx, base_id, &c.programme_id).await?;
     let fen = amount(&f.amount_requested_yuan)?;
     check_form(&p.form_fields, &f.form)?;
-    sqlx::query("UPDATE applications SET form_json = $1, amount_requested_fen = $2, updated_at = $3 WHERE id = $4")
-        .bind(Value::Object(f.form.clone()).to_string())
-        .bind(fen)
-        .bind(time::now_text())
+    let cost_item = cost_item_of(&mut tx, base_id, &c.enterprise_id, f).await?;
+    sqlx::query(
+        "UPDATE applications SET form_json = $1, amount_requested_fen = $2, cost_item_id = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(Value::Object(f.form.clone()).to_string())
+    .bind(fen)
+    .bind(&cost_item)
+    .bind(time::now_text())
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -424,108 +457,13 @@ pub async fn update_form(
             entity: "application",
             entity_id: Some(id),
             before: Some(json!({ "amount_requested_fen": c.amount_requested_fen })),
-            after: Some(json!({ "amount_requested_fen": fen, "partner_ids": f.partner_ids })),
+            after: Some(
+                json!({ "amount_requested_fen": fen, "partner_ids": f.partner_ids, "cost_item_id": cost_item }),
+            ),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// The policy engine's answer for one enterprise, with what it was computed from.
-pub struct Judgement {
-    pub eligible: String,
-    pub explanation: String,
-    pub amount_fen: Option<i64>,
-    pub policy_hash: String,
-    pub facts: Value,
-}
-
-pub async fn judge(
-    state: &AppState,
-    base_id: &str,
-    policy_id: &str,
-    enterprise_id: &str,
-) -> Result<Judgement, AppError> {
-    let info = library::get(&state.db, base_id, policy_id, time::today()).await?;
-    let v = info
-        .current_version
-        .as_ref()
-        .ok_or_else(|| AppError::refused("policy.not_in_force", "该政策今天没有生效的版本"))?;
-    let policy = library::compiled_version(v)?;
-    let all = facts::load(&state.db, base_id, Some(enterprise_id)).await?;
-    let ef = all.get(enterprise_id).ok_or(AppError::NotFound)?;
-    let o = policy.evaluate(&ef.facts, &ParamOverrides::new());
-    Ok(Judgement {
-        eligible: match o.eligible {
-            Tri::Yes => "yes",
-            Tri::No => "no",
-            Tri::Unknown => "unknown",
-        }
-        .into(),
-        explanation: o.explain_zh(),
-        amount_fen: o.amount,
-        policy_hash: o.policy_hash.clone(),
-        facts: serde_json::to_value(&ef.records).unwrap_or_default(),
-    })
-}
-
-/// The engine's answer under every policy of the programme: a firm fails
-/// when any policy says no, qualifies when all say yes, and is "unknown"
-/// otherwise; the amount is the 主政策's (the first).
-pub async fn judge_all(
-    state: &AppState,
-    base_id: &str,
-    p: &Programme,
-    enterprise_id: &str,
-) -> Result<Judgement, AppError> {
-    let mut all = Vec::new();
-    for policy in &p.policies {
-        all.push((policy, judge(state, base_id, &policy.id, enterprise_id).await?));
-    }
-    if all.len() == 1 {
-        return Ok(all.remove(0).1);
-    }
-    let eligible = if all.iter().any(|(_, j)| j.eligible == "no") {
-        "no"
-    } else if all.iter().all(|(_, j)| j.eligible == "yes") {
-        "yes"
-    } else {
-        "unknown"
-    };
-    let explanation = all
-        .iter()
-        .map(|(policy, j)| format!("【{}】\n{}", policy.title, j.explanation))
-        .collect::<Vec<_>>()
-        .join("\n\n");
-    let policy_hash = all
-        .iter()
-        .map(|(_, j)| j.policy_hash.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let first = all.remove(0).1;
-    Ok(Judgement {
-        eligible: eligible.into(),
-        explanation,
-        amount_fen: first.amount_fen,
-        policy_hash,
-        facts: first.facts,
-    })
-}
-
-async fn record_judgement(tx: &mut Tx, id: &str, j: &Judgement) -> Result<(), AppError> {
-    sqlx::query(
-        "UPDATE applications SET eligible = $1, eligibility_explanation = $2, eligible_amount_fen = $3, policy_hash = $4, \
-         facts_json = $5 WHERE id = $6",
-    )
-    .bind(&j.eligible)
-    .bind(&j.explanation)
-    .bind(j.amount_fen)
-    .bind(&j.policy_hash)
-    .bind(j.facts.to_string())
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }
 
@@ -556,11 +494,11 @@ pub async fn submit(state: &AppState, actor: &Actor, base_id: &str, party: &Part
         ));
     }
     super::document::missing_required(&mut tx, &p.required_documents, id).await?;
-    let j = judge_all(state, base_id, &p, &c.enterprise_id).await?;
+    let j = judgement::judge_all(state, base_id, &p, &c.enterprise_id).await?;
     if j.eligible == "no" {
         return Err(AppError::refused("application.not_eligible", j.explanation));
     }
-    record_judgement(&mut tx, id, &j).await?;
+    judgement::record(&mut tx, base_id, id, &j).await?;
     let extra = json!({ "eligible": j.eligible, "policy_hash": j.policy_hash, "eligible_amount_fen": j.amount_fen });
     step(state, &mut tx, actor, base_id, &c, event, "", extra).await?;
     clock::close(&mut tx, id, Stage::Amendment, today, actor.user_id.as_deref()).await?;
@@ -654,7 +592,7 @@ pub async fn pre_review(
 const CASE_COLUMNS: &str =
     "a.id, a.programme_id, g.name, a.enterprise_id, e.name, a.state, a.form_json, a.amount_requested_fen, \
     a.amount_approved_fen, a.eligible, a.eligibility_explanation, a.eligible_amount_fen, a.policy_hash, a.score_x100, \
-    a.payout_transfer_id, a.created_at, a.updated_at";
+    a.payout_transfer_id, a.created_at, a.updated_at, a.cost_item_id";
 const CASE_FROM: &str =
     "FROM applications a JOIN programmes g ON g.id = a.programme_id JOIN enterprises e ON e.id = a.enterprise_id";
 
@@ -680,6 +618,7 @@ fn case_from_row(r: &sqlx::any::AnyRow, reviewer: bool) -> Case {
         payout_transfer_id: r.get(14),
         created_at: r.get(15),
         updated_at: r.get(16),
+        cost_item_id: r.get(17),
     }
 }
 
@@ -878,7 +817,7 @@ pub struct OpenProgramme {
 pub async fn open_for(state: &AppState, base_id: &str, enterprise_id: &str) -> Result<Vec<OpenProgramme>, AppError> {
     let mut out = Vec::new();
     for p in programme::list(state, base_id).await?.into_iter().filter(|p| p.open) {
-        let j = match judge_all(state, base_id, &p, enterprise_id).await {
+        let j = match judgement::judge_all(state, base_id, &p, enterprise_id).await {
             Ok(j) => j,
             // A policy no longer in force today closes its programme in practice.
             Err(AppError::Conflict { .. }) => continue,

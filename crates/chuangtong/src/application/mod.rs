@@ -8,6 +8,8 @@
 //! - [`document`]: 申请要件 — uploads checked by content, stored by SM3
 //!   digest in the database, optional virus scan, download by role;
 //! - [`clock`]: each stage's statutory clock on the working-day calendar;
+//! - [`judgement`]: the policy engine's answer at submission, kept per
+//!   policy with the version, parameters and facts used;
 //! - [`case`]: one application — draft, submit (with the policy engine's
 //!   answer), withdraw, pre-review, 补正, and the shared transition step;
 //! - [`conflict`]: conflicts of interest computed from the registry
@@ -26,6 +28,7 @@ pub mod case;
 pub mod clock;
 pub mod conflict;
 pub mod document;
+pub mod judgement;
 pub mod notices;
 pub mod pages;
 pub mod panel;

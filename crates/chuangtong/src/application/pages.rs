@@ -25,6 +25,7 @@ use super::report::{self, Report};
 use super::routes::{self, CaseDetail};
 use super::state::{Event, State as CaseState};
 use crate::auth::{PageScope, Role};
+use crate::financing::support;
 use crate::web::error::{AppError, FieldErrors, PageResult};
 use crate::web::pages::{page, Nav};
 use crate::web::AppState;
@@ -89,7 +90,18 @@ struct ProgrammesPage {
     mine: Vec<Case>,
     notices: Vec<Notice>,
     reviewer: bool,
+    /// The applicant's own cost items (id, label), to name one a grant pays for
+    cost_items: Vec<(String, String)>,
     notice: crate::web::pages::Notice,
+}
+
+/// An enterprise's cost items as choices of the application form.
+async fn cost_choices(state: &AppState, base_id: &str, enterprise_id: &str) -> Result<Vec<(String, String)>, AppError> {
+    Ok(support::of_enterprise(state, base_id, enterprise_id)
+        .await?
+        .into_iter()
+        .map(|(id, description, cost)| (id, format!("{description}（费用 {} 元）", yuan(&cost))))
+        .collect())
 }
 
 async fn programmes_page(
@@ -99,16 +111,18 @@ async fn programmes_page(
 ) -> PageResult<impl IntoResponse> {
     scope.require(&Role::ALL)?;
     let party = routes::party(&scope).ok();
-    let (open, mine) = match &party {
+    let (open, mine, cost_items) = match &party {
         Some(Party::Enterprise(e)) => (
             case::open_for(&state, &scope.base.id, e).await?,
             case::list(&state, &scope.base.id, party.as_ref().unwrap(), &Default::default()).await?,
+            cost_choices(&state, &scope.base.id, e).await?,
         ),
         Some(Party::Expert(_)) => (
             Vec::new(),
             case::list(&state, &scope.base.id, party.as_ref().unwrap(), &Default::default()).await?,
+            Vec::new(),
         ),
-        _ => (Vec::new(), Vec::new()),
+        _ => (Vec::new(), Vec::new(), Vec::new()),
     };
     Ok(page(&ProgrammesPage {
         nav: Nav::for_scope(&scope),
@@ -118,6 +132,7 @@ async fn programmes_page(
         mine,
         notices: publicity::notices(&state, &scope.base.id).await?,
         reviewer: matches!(party, Some(Party::Reviewer)),
+        cost_items,
         notice,
     }))
 }
@@ -134,6 +149,8 @@ struct CasePage {
     /// A drawn expert who has not scored yet gets the rubric form
     rubric: Vec<Criterion>,
     programme: Programme,
+    /// The applicant's cost items (id, label): applicant and reviewers only
+    cost_items: Vec<(String, String)>,
     notice: crate::web::pages::Notice,
 }
 
@@ -158,6 +175,10 @@ impl CasePage {
     fn has_document(&self, key: &str) -> bool {
         self.d.documents.iter().any(|d| d.kind == key)
     }
+
+    fn cost_item_named(&self, id: &str) -> bool {
+        self.d.case.cost_item_id.as_deref() == Some(id)
+    }
 }
 
 async fn case_page(
@@ -175,9 +196,14 @@ async fn case_page(
         }
         _ => Vec::new(),
     };
+    let cost_items = match &party {
+        Party::Enterprise(_) | Party::Reviewer => cost_choices(&state, &scope.base.id, &d.case.enterprise_id).await?,
+        Party::Expert(_) => Vec::new(),
+    };
     Ok(page(&CasePage {
         rubric,
         programme,
+        cost_items,
         nav: Nav::for_scope(&scope),
         base_code: scope.base.code.clone(),
         reviewer: matches!(party, Party::Reviewer),
@@ -334,6 +360,7 @@ fn draft_form(f: &HashMap<String, String>) -> case::DraftForm {
             .collect(),
         amount_requested_yuan: f.get("amount_requested_yuan").cloned().unwrap_or_default(),
         partner_ids: Vec::new(),
+        cost_item_id: f.get("cost_item_id").cloned(),
     }
 }
 

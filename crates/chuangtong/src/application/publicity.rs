@@ -2,7 +2,9 @@
 //! 公示期; any member may lodge an objection while it runs, and every
 //! objection must be resolved before approval. Pay-out is one ledger
 //! transfer from the programme budget (which cannot be overdrawn) to what
-//! the base owes the enterprise, idempotent per application.
+//! the base owes the enterprise, idempotent per application; when the
+//! application names a cost item, that transfer is a 一费一补 support
+//! against it (`financing::support::pay_in`), refused over the cap.
 
 use chuangtong_domain::Fen;
 use serde::{Deserialize, Serialize};
@@ -16,8 +18,9 @@ use super::notices;
 use super::programme::{self, ReviewMode};
 use super::state::{transition, Event, State};
 use crate::audit::{self, Actor, Entry};
+use crate::financing::support;
 use crate::ledger::{self, AccountKind, TransferSpec};
-use crate::storage::time;
+use crate::storage::{time, Tx};
 use crate::web::error::AppError;
 use crate::web::AppState;
 
@@ -365,6 +368,9 @@ pub async fn approve(
 /// Pays an approved grant: budget → the enterprise's payable, in one
 /// transaction with the state change. Paying again answers with the first
 /// payment; a budget that cannot cover it refuses and nothing changes.
+/// A grant that names a cost item is paid as a support against it
+/// (一费一补): the cap is checked in this transaction and the support's
+/// transfer is the one posting; over the cap, nothing changes.
 pub async fn pay(state: &AppState, actor: &Actor, base_id: &str, id: &str) -> Result<Case, AppError> {
     let mut tx = state.db.begin().await?;
     let c = case::load(&mut tx, base_id, id, &Party::Reviewer).await?;
@@ -375,37 +381,45 @@ pub async fn pay(state: &AppState, actor: &Actor, base_id: &str, id: &str) -> Re
     transition(c.state, Event::Pay)?;
     let p = programme::get_tx(&mut tx, base_id, &c.programme_id).await?;
     let amount = c.amount_approved_fen.unwrap_or(0);
-    let budget: String = sqlx::query("SELECT budget_account_id FROM programmes WHERE id = $1")
-        .bind(&p.id)
-        .fetch_one(&mut *tx)
-        .await?
-        .get(0);
-    let payable = ledger::open_account(
-        &mut tx,
-        base_id,
-        &accounts::payable(&c.enterprise_id),
-        "应付企业扶持资金",
-        AccountKind::Payable,
-        false,
+    let r = sqlx::query(
+        "SELECT g.budget_account_id, a.cost_item_id FROM applications a JOIN programmes g ON g.id = a.programme_id \
+         WHERE a.id = $1",
     )
+    .bind(id)
+    .fetch_one(&mut *tx)
     .await?;
-    let applied = ledger::transfer(
-        &mut tx,
-        state.db.backend(),
-        &state.keys,
-        actor,
-        base_id,
-        &format!("application-payout:{id}"),
-        &[TransferSpec {
-            debit_account_id: budget,
-            credit_account_id: payable,
-            amount_fen: amount,
-            pending_timeout_secs: None,
-            memo: format!("{} 兑现", p.name),
-        }],
-    )
-    .await?;
-    let transfer_id = applied.transfer_ids[0].clone();
+    let (budget, cost_item): (String, Option<String>) = (r.get(0), r.get(1));
+    let transfer_id = match cost_item {
+        Some(item) => {
+            support::pay_in(
+                &mut tx,
+                state,
+                actor,
+                base_id,
+                &item,
+                &p.name,
+                &budget,
+                amount,
+                &format!("application:{id}"),
+            )
+            .await?
+            .transfer_id
+        }
+        None => {
+            payout(
+                &mut tx,
+                state,
+                actor,
+                base_id,
+                id,
+                &c.enterprise_id,
+                &p.name,
+                &budget,
+                amount,
+            )
+            .await?
+        }
+    };
     sqlx::query("UPDATE applications SET payout_transfer_id = $1 WHERE id = $2")
         .bind(&transfer_id)
         .bind(id)
@@ -435,6 +449,47 @@ pub async fn pay(state: &AppState, actor: &Actor, base_id: &str, id: &str) -> Re
     .await?;
     tx.commit().await?;
     case::get(state, base_id, &Party::Reviewer, id).await
+}
+
+/// A grant paying for no particular cost: budget → the enterprise's payable.
+#[allow(clippy::too_many_arguments)]
+async fn payout(
+    tx: &mut Tx,
+    state: &AppState,
+    actor: &Actor,
+    base_id: &str,
+    id: &str,
+    enterprise_id: &str,
+    programme_name: &str,
+    budget: &str,
+    amount: i64,
+) -> Result<String, AppError> {
+    let payable = ledger::open_account(
+        tx,
+        base_id,
+        &accounts::payable(enterprise_id),
+        "应付企业扶持资金",
+        AccountKind::Payable,
+        false,
+    )
+    .await?;
+    let applied = ledger::transfer(
+        tx,
+        state.db.backend(),
+        &state.keys,
+        actor,
+        base_id,
+        &format!("application-payout:{id}"),
+        &[TransferSpec {
+            debit_account_id: budget.to_string(),
+            credit_account_id: payable,
+            amount_fen: amount,
+            pending_timeout_secs: None,
+            memo: format!("{programme_name} 兑现"),
+        }],
+    )
+    .await?;
+    Ok(applied.transfer_ids[0].clone())
 }
 
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]

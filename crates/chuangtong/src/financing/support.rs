@@ -272,9 +272,44 @@ pub async fn list(state: &AppState, base_id: &str) -> Result<Vec<CostItem>, AppE
     Ok(out)
 }
 
+/// The enterprise that bore a cost item of this base (`None`: no such item
+/// here), for capabilities that let a firm name its own cost.
+pub async fn owner(tx: &mut Tx, base_id: &str, id: &str) -> Result<Option<String>, AppError> {
+    Ok(
+        sqlx::query("SELECT enterprise_id FROM cost_items WHERE base_id = $1 AND id = $2")
+            .bind(base_id)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| r.get(0)),
+    )
+}
+
+/// An enterprise's own cost items (id, description, cost), newest first,
+/// for the application form's choice of 成本事项.
+pub async fn of_enterprise(
+    state: &AppState,
+    base_id: &str,
+    enterprise_id: &str,
+) -> Result<Vec<(String, String, i64)>, AppError> {
+    Ok(sqlx::query(
+        "SELECT id, description, cost_fen FROM cost_items WHERE base_id = $1 AND enterprise_id = $2 \
+         ORDER BY created_at DESC, id LIMIT 200",
+    )
+    .bind(base_id)
+    .bind(enterprise_id)
+    .fetch_all(state.db.pool())
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect())
+}
+
 /// Pays a support against a cost item inside the caller's transaction,
-/// refusing it when the total would exceed the cap. Other capabilities
-/// (programme pay-outs) call this with their own transaction.
+/// refusing it when the total would exceed the cap. The support's ledger
+/// transfer (source → the enterprise's payable) is the payment itself:
+/// callers such as programme pay-outs (`application::publicity::pay`) post
+/// nothing else for it.
 #[allow(clippy::too_many_arguments)]
 pub async fn pay_in(
     tx: &mut Tx,

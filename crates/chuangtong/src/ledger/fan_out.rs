@@ -13,11 +13,14 @@
 //!    created the same code owns that one, and its payee is not paid here).
 //!    An account nobody else can see yet needs no separate credit `UPDATE`
 //!    and no row lock: that saved a third of the group's time;
-//! 2. one `UPDATE` of the paying account with the floor check on the total of
-//!    the accounts created;
-//! 3. one `INSERT` of the requests (idempotency keys, same digest as
+//! 2. one `INSERT` of the requests (idempotency keys, same digest as
 //!    `transfer` would store, so a later retry through `transfer` is
-//!    recognised) and one `INSERT` of the transfers.
+//!    recognised) and one `INSERT` of the transfers;
+//! 3. [`debit_total`]: one `UPDATE` of the paying account with the floor
+//!    check on the total, which the caller runs *last*, just before its
+//!    commit. The paying account is the one hot row; taking its lock last
+//!    lets two groups write their rows at the same time and queue only for
+//!    the debit and the commit.
 //!
 //! The balances stay derivable from `ledger_transfers`, so [`verify`](super::verify)
 //! proves a fan-out like any other transfer. The caller writes one audit
@@ -54,19 +57,21 @@ pub struct Funded {
     pub transfer_id: String,
 }
 
-/// Opens an account for every payee whose code is new and pays it from
-/// `debit_account_id`, inside the caller's transaction. Returns, by account
-/// code, the payees this call paid; a payee whose account already existed
-/// (or a concurrent transaction created first) is absent and not paid.
-/// Every idempotency key must be new. All or nothing: on a refusal (the
-/// floor of the paying account, a reused key) the caller rolls back.
+/// Opens an account for every payee whose code is new and records its
+/// payment from `debit_account_id`, inside the caller's transaction. Returns,
+/// by account code, the payees this call paid (a payee whose account already
+/// existed, or a concurrent transaction created first, is absent and not
+/// paid) and their total, which the caller must then debit with
+/// [`debit_total`] in the same transaction. Every idempotency key must be
+/// new. All or nothing: on a refusal (a reused key, later the floor of the
+/// paying account) the caller rolls back.
 pub async fn fund_new_accounts(
     tx: &mut Tx,
     backend: Backend,
     base_id: &str,
     debit_account_id: &str,
     payees: &[NewPayee],
-) -> Result<HashMap<String, Funded>, Failure> {
+) -> Result<(HashMap<String, Funded>, i64), Failure> {
     for p in payees {
         if p.amount_fen <= 0 || p.amount_fen > MAX_AMOUNT_FEN {
             return Err(LedgerError::InvalidAmount(p.amount_fen).into());
@@ -111,7 +116,7 @@ pub async fn fund_new_accounts(
         .filter(|p| funded.contains_key(&p.code) && seen.insert(p.code.as_str()))
         .collect();
     if paid.is_empty() {
-        return Ok(funded);
+        return Ok((funded, 0));
     }
     let mut total: i64 = 0;
     for p in &paid {
@@ -124,23 +129,8 @@ pub async fn fund_new_accounts(
             .ok_or(LedgerError::InvalidAmount(i64::MAX))?;
     }
 
-    // 2. The debit, with the floor checked on the whole group's total.
-    let debited = sqlx::query(
-        "UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2 AND base_id = $3 \
-         AND (debits_must_not_exceed_credits = 0 OR debits_pending + debits_posted + $1 <= credits_posted)",
-    )
-    .bind(total)
-    .bind(debit_account_id)
-    .bind(base_id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if debited == 0 {
-        return Err(refusal(tx, base_id, debit_account_id, total).await);
-    }
-
     for chunk in paid.chunks(ROWS_PER_STATEMENT) {
-        // 3. The requests: the digest is the one `transfer` stores for a
+        // 2. The requests: the digest is the one `transfer` stores for a
         //    single posted leg, so a retry through `transfer` replays.
         let sql = format!(
             "INSERT INTO ledger_requests (base_id, idempotency_key, request_digest, created_at) VALUES {} \
@@ -165,7 +155,7 @@ pub async fn fund_new_accounts(
             return Err(LedgerError::IdempotencyConflict(key).into());
         }
 
-        // 4. The transfers.
+        // 3. The transfers.
         let sql = format!(
             "INSERT INTO ledger_transfers (id, base_id, idempotency_key, position, debit_account_id, credit_account_id, \
              amount_fen, mode, state, expires_at, resolved_at, memo, created_at) VALUES {}",
@@ -191,5 +181,25 @@ pub async fn fund_new_accounts(
         }
         q.execute(&mut **tx).await?;
     }
-    Ok(funded)
+    Ok((funded, total))
+}
+
+/// Debits `total` from `account_id` with its floor checked in the same
+/// statement, and returns what the account holds afterwards. Refused
+/// (insufficient funds, unknown account): the caller rolls back.
+pub async fn debit_total(tx: &mut Tx, base_id: &str, account_id: &str, total: i64) -> Result<i64, Failure> {
+    let left = sqlx::query(
+        "UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2 AND base_id = $3 \
+         AND (debits_must_not_exceed_credits = 0 OR debits_pending + debits_posted + $1 <= credits_posted) \
+         RETURNING credits_posted - debits_posted - debits_pending",
+    )
+    .bind(total)
+    .bind(account_id)
+    .bind(base_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    match left {
+        Some(r) => Ok(r.get(0)),
+        None => Err(refusal(tx, base_id, account_id, total).await),
+    }
 }

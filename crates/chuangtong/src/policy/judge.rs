@@ -11,6 +11,7 @@ use chuangtong_rules::{Outcome, ParamOverrides, Policy, Tri};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::answer;
 use super::facts::{self, EnterpriseFacts};
 use super::impact::{self, Comparison};
 use super::library::{self, PolicyInfo, VersionInfo};
@@ -37,14 +38,6 @@ pub struct Answer {
     pub outcome: serde_json::Value,
 }
 
-fn tri(t: Tri) -> &'static str {
-    match t {
-        Tri::Yes => "yes",
-        Tri::No => "no",
-        Tri::Unknown => "unknown",
-    }
-}
-
 fn answer(info: &PolicyInfo, outcome: &Outcome) -> Answer {
     let v = info
         .current_version
@@ -54,7 +47,7 @@ fn answer(info: &PolicyInfo, outcome: &Outcome) -> Answer {
         policy_id: info.id.clone(),
         title: info.title.clone(),
         issuer: info.issuer.clone(),
-        eligible: tri(outcome.eligible).into(),
+        eligible: answer::tri_text(outcome.eligible).into(),
         amount_fen: outcome.amount,
         explanation: outcome.explain_zh(),
         missing_facts: outcome.missing_facts.clone(),
@@ -340,7 +333,6 @@ pub async fn grant_without_application(
     }
     let version = info.current_version.clone().expect("checked in policy_and_info");
     let overrides = ParamOverrides::new();
-    let params = params::snapshot(&policy, &overrides);
     let (outcomes, all) = judge_all(state, base_id, &policy, &overrides).await?;
     let mut run = GrantRun {
         created: 0,
@@ -350,17 +342,7 @@ pub async fn grant_without_application(
     let mut tx = state.db.begin().await?;
     let now = time::now_text();
     for (enterprise_id, o) in outcomes.iter().filter(|(_, o)| o.eligible == Tri::Yes) {
-        let used: serde_json::Map<String, serde_json::Value> = all[enterprise_id]
-            .records
-            .iter()
-            .filter(|(name, _)| {
-                o.conditions
-                    .iter()
-                    .any(|c| c.facts_used.iter().any(|(f, _)| f == *name))
-                    || policy.facts().iter().any(|f| &f.name == *name)
-            })
-            .map(|(name, rec)| (name.clone(), serde_json::to_value(rec).unwrap_or_default()))
-            .collect();
+        let kept = answer::keep(&policy, &overrides, o, &all[enterprise_id].records);
         // A grant of an earlier version that a correction already carried
         // over to this one (补发/追回 recorded) is not granted a second time.
         let corrected = sqlx::query("SELECT 1 FROM policy_adjustments WHERE version_id = $1 AND enterprise_id = $2")
@@ -384,9 +366,9 @@ pub async fn grant_without_application(
         .bind(&version.id)
         .bind(enterprise_id)
         .bind(amount)
-        .bind(&o.policy_hash)
-        .bind(serde_json::Value::Object(params.clone()).to_string())
-        .bind(serde_json::Value::Object(used).to_string())
+        .bind(&kept.policy_hash)
+        .bind(&kept.params_json)
+        .bind(&kept.facts_json)
         .bind(&now)
         .execute(&mut *tx)
         .await?

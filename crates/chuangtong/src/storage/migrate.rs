@@ -43,6 +43,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_imports"),
     migration!(13, "0013_policy_impact"),
     migration!(12, "0012_documents"),
+    migration!(16, "0016_programme_payouts"),
 ];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").

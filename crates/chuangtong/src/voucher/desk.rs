@@ -24,19 +24,19 @@
 //!    transaction creates the wallet owns the claim; the other answers with it).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::Row;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::accounts;
 use super::claim::{self, Claim};
 use crate::audit::{self, Actor, Entry};
 use crate::ledger::fan_out::{self, Funded, NewPayee};
-use crate::ledger::{AccountKind, Failure};
+use crate::ledger::{AccountKind, Failure, LedgerError};
 use crate::storage::{time, Backend, Params, Tx};
 use crate::web::error::AppError;
 use crate::web::AppState;
@@ -119,12 +119,25 @@ struct Request {
 /// What the desk and its committer task share. The task does not hold the
 /// desk (whose sender keeps the queue open), so dropping the application
 /// state closes the queue and ends the task.
-#[derive(Default)]
 struct Shared {
     sold_out: AtomicBool,
+    /// What the budget held after the last group this process committed
+    /// (`i64::MAX` before the first): a hint, never a decision — it tells a
+    /// group whether it may write first and take the budget's lock last.
+    budget_hint: AtomicI64,
     /// Claims this process committed or saw, so a firm that asks again after
     /// the batch sold out still gets its claim back without a query.
     claimed: Mutex<HashMap<String, Claim>>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            sold_out: AtomicBool::new(false),
+            budget_hint: AtomicI64::new(i64::MAX),
+            claimed: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 impl Shared {
@@ -241,9 +254,26 @@ async fn load_terms(state: &AppState, base_id: &str, batch_id: &str) -> Result<T
     })
 }
 
-/// The committer: one group at a time, as large as the queue has grown.
+/// Groups in flight at once per desk. PostgreSQL: two, so one group writes
+/// its rows while the other holds the budget's lock for its debit and
+/// commit (see [`commit_group`]). SQLite has one writer at a time anyway.
+fn lanes(backend: Backend) -> usize {
+    match backend {
+        Backend::Postgres => 2,
+        Backend::Sqlite => 1,
+    }
+}
+
+/// The committer: takes whatever has queued up (at most `MAX_GROUP`) as soon
+/// as a lane is free, and commits it as one group.
 async fn committer(state: AppState, terms: Terms, shared: Arc<Shared>, mut rx: mpsc::Receiver<Request>) {
+    let terms = Arc::new(terms);
+    let lanes = Arc::new(Semaphore::new(lanes(state.db.backend())));
     while let Some(first) = rx.recv().await {
+        let Ok(lane) = lanes.clone().acquire_owned().await else {
+            return;
+        };
+        // While waiting for a lane, more claims queued: they join.
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
             match rx.try_recv() {
@@ -251,62 +281,79 @@ async fn committer(state: AppState, terms: Terms, shared: Arc<Shared>, mut rx: m
                 Err(_) => break,
             }
         }
-        // Sold out while these waited: answer without the database.
-        if shared.sold_out.load(Ordering::Acquire) {
-            for r in group {
-                let _ = r.reply.send(shared.after_sell_out(&r.enterprise_id));
-            }
-            continue;
+        let (state, terms, shared) = (state.clone(), terms.clone(), shared.clone());
+        tokio::spawn(async move {
+            settle(&state, &terms, &shared, group).await;
+            drop(lane);
+        });
+    }
+}
+
+/// Commits one group (retrying a database failure) and answers its firms.
+async fn settle(state: &AppState, terms: &Terms, shared: &Shared, group: Vec<Request>) {
+    // Sold out while these waited: answer without the database.
+    if shared.sold_out.load(Ordering::Acquire) {
+        for r in group {
+            let _ = r.reply.send(shared.after_sell_out(&r.enterprise_id));
         }
-        let firms: Vec<Firm> = group
-            .iter()
-            .map(|r| Firm {
-                enterprise_id: r.enterprise_id.clone(),
-                user_id: r.user_id.clone(),
-            })
-            .collect();
-        let mut outcomes = None;
-        for attempt in 1..=ATTEMPTS {
-            match commit_group(&state, &terms, &firms).await {
-                Ok(o) => {
-                    outcomes = Some(o);
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(batch = %terms.batch_id, attempt, error = %e, "claim group failed");
-                    if attempt == ATTEMPTS {
-                        let msg = e.to_string();
-                        outcomes = Some(Committed {
-                            by_firm: firms
-                                .iter()
-                                .map(|f| (f.enterprise_id.clone(), Outcome::Failed(msg.clone())))
-                                .collect(),
-                            budget_left: None,
-                        });
-                    }
+        return;
+    }
+    let firms: Vec<Firm> = group
+        .iter()
+        .map(|r| Firm {
+            enterprise_id: r.enterprise_id.clone(),
+            user_id: r.user_id.clone(),
+        })
+        .collect();
+    // Write first, lock the budget last — unless the budget may run out in
+    // this group (or one beside it): then lock first and share out exactly.
+    let room_for_two = terms.per_firm_cap_fen.saturating_mul((firms.len() + MAX_GROUP) as i64);
+    let mut write_first = shared.budget_hint.load(Ordering::Acquire) >= room_for_two;
+    let mut failures = 0;
+    let committed = loop {
+        match commit_group(state, terms, &firms, write_first).await {
+            Ok(committed) => break committed,
+            // Not enough left for every firm at its full cap: share out exactly.
+            Err(GroupError::Ledger(Failure::Refused(LedgerError::InsufficientFunds { .. }))) if write_first => {
+                write_first = false;
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::warn!(batch = %terms.batch_id, attempt = failures, error = %e, "claim group failed");
+                if failures == ATTEMPTS {
+                    let msg = e.to_string();
+                    break Committed {
+                        by_firm: firms
+                            .iter()
+                            .map(|f| (f.enterprise_id.clone(), Outcome::Failed(msg.clone())))
+                            .collect(),
+                        budget_left: None,
+                    };
                 }
             }
         }
-        let committed = outcomes.expect("every attempt ends with outcomes");
-        {
-            let mut claimed = shared.claimed.lock().expect("claimed map");
-            for (firm, outcome) in &committed.by_firm {
-                if let Outcome::Claimed(c) = outcome {
-                    claimed.insert(firm.clone(), c.clone());
-                }
+    };
+    {
+        let mut claimed = shared.claimed.lock().expect("claimed map");
+        for (firm, outcome) in &committed.by_firm {
+            if let Outcome::Claimed(c) = outcome {
+                claimed.insert(firm.clone(), c.clone());
             }
         }
-        if committed.budget_left == Some(0) {
+    }
+    if let Some(left) = committed.budget_left {
+        shared.budget_hint.store(left, Ordering::Release);
+        if left == 0 {
             shared.sold_out.store(true, Ordering::Release);
         }
-        for r in group {
-            let outcome = committed
-                .by_firm
-                .get(&r.enterprise_id)
-                .cloned()
-                .unwrap_or_else(|| Outcome::Failed("no outcome".into()));
-            let _ = r.reply.send(outcome);
-        }
+    }
+    for r in group {
+        let outcome = committed
+            .by_firm
+            .get(&r.enterprise_id)
+            .cloned()
+            .unwrap_or_else(|| Outcome::Failed("no outcome".into()));
+        let _ = r.reply.send(outcome);
     }
 }
 
@@ -332,7 +379,20 @@ pub(super) enum GroupError {
 }
 
 /// One group in one transaction.
-async fn commit_group(state: &AppState, terms: &Terms, firms: &[Firm]) -> Result<Committed, GroupError> {
+///
+/// `write_first`: every new firm gets the full cap, the rows are written
+/// first and the budget is debited last, so its row lock (the one hot row)
+/// is held only for the debit and the commit, and a second group can write
+/// its rows meanwhile; if the budget cannot cover the whole group the debit
+/// is refused, nothing is kept, and the caller retries exactly. Otherwise
+/// the budget is locked first and shared out firm by firm in queue order
+/// (`min(cap, what is left)`), the last firm getting the remainder.
+async fn commit_group(
+    state: &AppState,
+    terms: &Terms,
+    firms: &[Firm],
+    write_first: bool,
+) -> Result<Committed, GroupError> {
     let base_id = terms.base_id.as_str();
     let mut by_firm: HashMap<String, Outcome> = HashMap::with_capacity(firms.len());
     // A firm may be queued twice (two clicks): it is one claim.
@@ -346,18 +406,26 @@ async fn commit_group(state: &AppState, terms: &Terms, firms: &[Firm]) -> Result
     let ids: Vec<&str> = order.iter().map(|f| f.enterprise_id.as_str()).collect();
 
     let mut tx = state.db.begin().await?;
-    let lock = if state.db.backend() == Backend::Postgres {
-        " FOR UPDATE"
+    // Exactly: what the budget holds, under its lock (SQLite's `BEGIN
+    // IMMEDIATE` already serialises writers).
+    let mut left: Option<i64> = if write_first {
+        None
     } else {
-        ""
+        let lock = if state.db.backend() == Backend::Postgres {
+            " FOR UPDATE"
+        } else {
+            ""
+        };
+        Some(
+            sqlx::query(&format!(
+                "SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1{lock}"
+            ))
+            .bind(&terms.budget_account_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0),
+        )
     };
-    let mut left: i64 = sqlx::query(&format!(
-        "SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1{lock}"
-    ))
-    .bind(&terms.budget_account_id)
-    .fetch_one(&mut *tx)
-    .await?
-    .get(0);
 
     // One query: which firms are of this base's registry (only they can
     // claim), and which of them claimed before (they get their first claim back).
@@ -405,25 +473,31 @@ async fn commit_group(state: &AppState, terms: &Terms, firms: &[Firm]) -> Result
             by_firm.insert(f.enterprise_id.clone(), Outcome::UnknownFirm);
             continue;
         }
-        let amount = terms.per_firm_cap_fen.min(left);
+        let amount = match left.as_mut() {
+            None => terms.per_firm_cap_fen,
+            Some(left) => {
+                let amount = terms.per_firm_cap_fen.min(*left);
+                *left -= amount.max(0);
+                amount
+            }
+        };
         if amount <= 0 {
             by_firm.insert(f.enterprise_id.clone(), Outcome::SoldOut);
             continue;
         }
-        left -= amount;
         fresh.push((f, amount));
     }
     if fresh.is_empty() {
         tx.rollback().await?;
         return Ok(Committed {
             by_firm,
-            budget_left: Some(left),
+            budget_left: left,
         });
     }
 
-    let (claims, lost_race, returned) = write_claims(&mut tx, state, terms, fresh, left, "voucher.claimed").await?;
-    left += returned;
+    let written = write_claims(&mut tx, state, terms, fresh, "voucher.claimed").await?;
     tx.commit().await?;
+    let (claims, lost_race) = (written.claims, written.lost_race);
     for c in claims {
         by_firm.insert(c.enterprise_id.clone(), Outcome::Claimed(c));
     }
@@ -439,23 +513,32 @@ async fn commit_group(state: &AppState, terms: &Terms, firms: &[Firm]) -> Result
     }
     Ok(Committed {
         by_firm,
-        budget_left: Some(left),
+        budget_left: Some(written.left),
     })
 }
 
-/// Writes the claims of `fresh` (firm, amount) inside `tx`: wallets, one
-/// fan-out from the budget, the claim rows and one audit entry. Returns the
-/// claims written, the firms whose wallet a concurrent transaction created
-/// (their claim is that transaction's) and the amount not paid because of them.
-/// `left` is what the budget holds after every amount of `fresh`.
+/// What [`write_claims`] wrote.
+pub(super) struct Written {
+    pub claims: Vec<Claim>,
+    /// Firms whose wallet a concurrent transaction created: their claim is
+    /// that transaction's.
+    pub lost_race: Vec<String>,
+    /// What the budget holds after this transaction's debit.
+    pub left: i64,
+}
+
+/// Writes the claims of `fresh` (firm, amount) inside `tx`: wallets paid as
+/// they are opened, the claim rows, then the budget's debit for their total
+/// with its floor check (last: the budget row is the one lock every group
+/// needs), and one audit entry. Refused when the budget cannot cover the
+/// total: the caller rolls back.
 pub(super) async fn write_claims(
     tx: &mut Tx,
     state: &AppState,
     terms: &Terms,
     fresh: Vec<(&Firm, i64)>,
-    left: i64,
     action: &'static str,
-) -> Result<(Vec<Claim>, Vec<String>, i64), GroupError> {
+) -> Result<Written, GroupError> {
     let base_id = terms.base_id.as_str();
     // Wallets, paid as they are opened: whoever creates a firm's wallet owns its claim.
     let payees: Vec<NewPayee> = fresh
@@ -470,17 +553,14 @@ pub(super) async fn write_claims(
             memo: format!("申领创新券 {}", terms.code),
         })
         .collect();
-    let funded = fan_out::fund_new_accounts(tx, state.db.backend(), base_id, &terms.budget_account_id, &payees).await?;
+    let (funded, total) =
+        fan_out::fund_new_accounts(tx, state.db.backend(), base_id, &terms.budget_account_id, &payees).await?;
     let mut lost_race = Vec::new();
-    let mut returned = 0;
     let mut winners: Vec<(&Firm, i64, &Funded)> = Vec::with_capacity(fresh.len());
     for ((f, amount), p) in fresh.into_iter().zip(&payees) {
         match funded.get(&p.code) {
             Some(paid) => winners.push((f, amount, paid)),
-            None => {
-                returned += amount;
-                lost_race.push(f.enterprise_id.clone());
-            }
+            None => lost_race.push(f.enterprise_id.clone()),
         }
     }
     let mut claims: Vec<Claim> = Vec::with_capacity(winners.len());
@@ -516,8 +596,8 @@ pub(super) async fn write_claims(
             }
             q.execute(&mut **tx).await?;
         }
+        let left = fan_out::debit_total(tx, base_id, &terms.budget_account_id, total).await?;
         // One audit entry for the group: who claimed what, in which order.
-        let total: i64 = claims.iter().map(|c| c.amount_fen).sum();
         let listed: Vec<_> = claims
             .iter()
             .zip(&winners)
@@ -537,12 +617,27 @@ pub(super) async fn write_claims(
                     "claims": listed,
                     "columns": ["claim_id", "enterprise_id", "user_id", "amount_fen"],
                     "total_fen": total,
-                    "budget_left_fen": left + returned,
+                    "budget_left_fen": left,
                 })),
             },
         )
         .await
         .map_err(GroupError::Other)?;
+        return Ok(Written {
+            claims,
+            lost_race,
+            left,
+        });
     }
-    Ok((claims, lost_race, returned))
+    // Every firm lost its race: nothing was debited.
+    let left = sqlx::query("SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1")
+        .bind(&terms.budget_account_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .get(0);
+    Ok(Written {
+        claims,
+        lost_race,
+        left,
+    })
 }

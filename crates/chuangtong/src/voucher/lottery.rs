@@ -281,10 +281,10 @@ pub async fn draw(state: &AppState, actor: &Actor, base_id: &str, batch_id: &str
     }
     let winners = fresh.len();
     if !fresh.is_empty() {
-        let (_, lost, _) = desk::write_claims(&mut tx, state, terms, fresh, left, "voucher.lottery_claimed")
+        let written = desk::write_claims(&mut tx, state, terms, fresh, "voucher.lottery_claimed")
             .await
             .map_err(|e| AppError::Internal(anyhow::anyhow!("lottery draw: {e}")))?;
-        if !lost.is_empty() {
+        if !written.lost_race.is_empty() {
             // A wallet of this batch can only come from this draw.
             return Err(AppError::Internal(anyhow::anyhow!(
                 "lottery draw found existing wallets"

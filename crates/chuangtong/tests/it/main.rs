@@ -19,6 +19,7 @@ mod notify;
 mod platform;
 mod policy;
 mod policy_impact;
+mod programme_payouts;
 mod registry;
 mod search;
 mod tenancy;
