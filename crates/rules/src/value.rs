@@ -188,8 +188,10 @@ impl Value {
             Value::Rate(r) => {
                 if r.den == 1 {
                     format!("{}/1", r.num)
-                } else if 10_000 % r.den == 0 {
-                    format!("{}bp", r.num * (10_000 / r.den))
+                } else if let Some(bp) = r.num.checked_mul(10_000 / r.den).filter(|_| 10_000 % r.den == 0) {
+                    // A rate too large to write in basis points (found by the
+                    // fuzzer: `36366336664666666665bp`) falls through to `num/den`.
+                    format!("{bp}bp")
                 } else {
                     format!("{}/{}", r.num, r.den)
                 }

@@ -266,3 +266,20 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let nots = format!("policy t \"x\"\nrequire \"a\": {} true\n", "not ".repeat(10_000));
     assert_eq!(errs(&nots)[0].code, "rules.syntax");
 }
+
+/// Found by the fuzzer (`cargo fuzz run compile`, 2026-11-27): a basis-point
+/// literal too large to write back in basis points made the normalised
+/// source (and so the policy hash) overflow. It must compile or be refused,
+/// never panic; a rate that large is written back as `num/den`.
+#[test]
+fn huge_basis_point_literal_does_not_panic() {
+    for source in [
+        "36366336664666666665bp",
+        "policy t \"x\"\namount = 100元 * 36366336664666666665bp\n",
+    ] {
+        let _ = compile(source, &FactSchema::enterprise());
+    }
+    let rate = Rate::new(7_273_267_332_933_333_333, 2_000).unwrap();
+    assert_eq!(Value::Rate(rate).to_source(), "7273267332933333333/2000");
+    assert_eq!(Value::Rate(Rate::from_bp(250)).to_source(), "250bp");
+}
