@@ -48,8 +48,12 @@ pub mod accounts {
         format!("budget:programme:{programme_code}")
     }
 
-    /// What the base owes an enterprise for its approved grants.
+    /// What the base owes an enterprise for its approved grants and its
+    /// supports against cost items (one account per firm, whichever pays first opens it).
     pub fn payable(enterprise_id: &str) -> String {
         format!("payable:enterprise:{enterprise_id}")
     }
+
+    /// The name the payable account is opened with.
+    pub const PAYABLE_NAME: &str = "应付企业扶持资金";
 }

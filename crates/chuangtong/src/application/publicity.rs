@@ -468,7 +468,7 @@ async fn payout(
         tx,
         base_id,
         &accounts::payable(enterprise_id),
-        "应付企业扶持资金",
+        accounts::PAYABLE_NAME,
         AccountKind::Payable,
         false,
     )

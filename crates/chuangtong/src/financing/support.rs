@@ -21,9 +21,10 @@ use crate::storage::{time, Backend, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::web::AppState;
 
-/// The account a base's grants to an enterprise are credited to.
+/// The account a base's grants to an enterprise are credited to: the same
+/// payable as programme pay-outs, so what the base owes a firm is one balance.
 pub fn grant_account(enterprise_id: &str) -> String {
-    format!("payable:enterprise:{enterprise_id}")
+    crate::application::accounts::payable(enterprise_id)
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -371,7 +372,7 @@ pub async fn pay_in(
         tx,
         base_id,
         &grant_account(&enterprise_id),
-        "应付企业补助",
+        crate::application::accounts::PAYABLE_NAME,
         AccountKind::Payable,
         false,
     )

@@ -9,19 +9,23 @@
 //! 1. answers from memory what needs no database: a batch outside its claim
 //!    window, and — once the budget is exhausted — the sold-out refusal (the
 //!    flag is set by the group that took the last fen);
-//! 2. queues every other claim and commits them in groups: a single
-//!    committer task takes whatever has queued up while the previous group
-//!    was committing (no artificial wait: under light load a group is one
-//!    claim), writes the whole group in one transaction with one statement
-//!    per table (`ledger::fan_out`) and one audit entry, and answers each
-//!    firm only after its group is durable;
+//! 2. queues every other claim and commits them in groups: the committer
+//!    takes whatever has queued up while it waited for a free lane (no
+//!    artificial wait: under light load a group is one claim), writes the
+//!    whole group in one transaction with one statement per table
+//!    (`ledger::fan_out`) and one audit entry, and answers each firm only
+//!    after its group is durable. The budget is debited last, so its row
+//!    lock is held only for the debit and the commit: on PostgreSQL two
+//!    groups are in flight per desk (one writing, one debiting); SQLite has
+//!    one writer and one lane;
 //! 3. keeps every invariant in the database, so several processes on one
-//!    PostgreSQL stay exact: the budget is read under a row lock (SQLite's
-//!    `BEGIN IMMEDIATE` serialises writers anyway) and debited with the
-//!    ledger's floor check on the group's total; one claim per firm is the
-//!    `voucher_claims` unique key, and a firm claiming at two processes at
-//!    once is settled by the wallet account's unique code (whichever
-//!    transaction creates the wallet owns the claim; the other answers with it).
+//!    PostgreSQL stay exact: the debit carries the ledger's floor check on
+//!    the group's total (refused: the group rolls back and is retried with
+//!    the budget locked first and shared out exactly, as every group near
+//!    sell-out is); one claim per firm is the `voucher_claims` unique key,
+//!    and a firm claiming at two processes at once is settled by the wallet
+//!    account's unique code (whichever transaction creates the wallet owns
+//!    the claim; the other answers with it).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
