@@ -319,6 +319,7 @@ async fn settle(state: &AppState, terms: &Terms, shared: &Shared, group: Vec<Req
             Ok(committed) => break committed,
             // Not enough left for every firm at its full cap: share out exactly.
             Err(GroupError::Ledger(Failure::Refused(LedgerError::InsufficientFunds { .. }))) if write_first => {
+                tracing::debug!(batch = %terms.batch_id, firms = firms.len(), "group exceeds the budget: sharing out exactly");
                 write_first = false;
             }
             Err(e) => {

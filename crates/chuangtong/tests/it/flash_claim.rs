@@ -137,6 +137,72 @@ async fn a_rush_is_committed_in_groups_and_stays_exact(app: &TestApp) {
 }
 both!(a_rush_is_committed_in_groups_and_stays_exact);
 
+/// A batch far smaller than the crowd: 80 firms at once for two and a half
+/// caps. Whichever path each group takes — written at full caps and debited
+/// last, or (near sell-out, and after a refused debit, which happens here
+/// when two groups start together on PostgreSQL) shared out with the budget
+/// locked first — exactly two full claims and one half claim remain, and
+/// nothing of a refused attempt: no extra wallet, request, transfer, claim
+/// or audit line.
+async fn a_small_batch_in_a_rush_is_shared_out_exactly(app: &TestApp) {
+    let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'T', 80)
+        .await
+        .unwrap();
+    // Room for two and a half firms.
+    let id = issue(
+        app,
+        batch_form("TINY", "25000", "10000", Duration::hours(1), "first_come"),
+    )
+    .await;
+    let url = format!("{}/api/v1/bases/R08/vouchers/batches/{id}/claim", app.address);
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for (_, token) in firms.clone() {
+        let (client, url) = (client.clone(), url.clone());
+        tasks.push(tokio::spawn(async move { post(&client, url, &token).await }));
+    }
+    let mut amounts = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            StatusCode::CREATED => amounts.push(body["amount_fen"].as_i64().unwrap()),
+            StatusCode::CONFLICT => assert_eq!(body["error"]["code"], "voucher.sold_out"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    amounts.sort();
+    assert_eq!(amounts, vec![500_000, 1_000_000, 1_000_000]);
+    for sql in [
+        format!("SELECT COUNT(*) FROM voucher_claims WHERE batch_id = '{id}'"),
+        "SELECT COUNT(*) FROM ledger_accounts WHERE code LIKE 'wallet:TINY:%'".to_string(),
+        format!("SELECT COUNT(*) FROM ledger_transfers WHERE idempotency_key LIKE 'voucher-claim:{id}:%'"),
+        format!("SELECT COUNT(*) FROM ledger_requests WHERE idempotency_key LIKE 'voucher-claim:{id}:%'"),
+    ] {
+        assert_eq!(app.scalar(&sql).await, 3, "{sql}");
+    }
+    let listed: usize =
+        sqlx::query("SELECT after_json FROM audit_log WHERE action = 'voucher.claimed' AND entity_id = $1")
+            .bind(&id)
+            .fetch_all(app.state.db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let after: Value = serde_json::from_str(&e.get::<String, _>(0)).unwrap();
+                after["claims"].as_array().unwrap().len()
+            })
+            .sum();
+    assert_eq!(listed, 3);
+    assert_eq!(
+        app.scalar("SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE code = 'budget:voucher:TINY'")
+            .await,
+        0
+    );
+    books_balance(app).await;
+}
+both!(a_small_batch_in_a_rush_is_shared_out_exactly);
+
 async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
     let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
     let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'D', 12)
