@@ -33,11 +33,39 @@ use sqlx::Row;
 
 use super::{refusal, AccountKind, Failure, LedgerError, TransferSpec, MAX_AMOUNT_FEN};
 use crate::crypto::sm3_hex;
-use crate::storage::{time, Backend, Params, Tx};
+use crate::storage::bulk::{Cell, Rows};
+use crate::storage::{time, Backend, Tx};
 
-/// Rows per statement: far below SQLite's 32,766 and PostgreSQL's 65,535
-/// bound parameters for the widest table (12 columns).
+/// Rows per statement: far below SQLite's 32,766 bound parameters for the
+/// widest table (13 columns); PostgreSQL's rows travel as one JSON parameter.
 const ROWS_PER_STATEMENT: usize = 500;
+
+const ACCOUNT_COLUMNS: &[&str] = &[
+    "id",
+    "base_id",
+    "code",
+    "name",
+    "kind",
+    "debits_must_not_exceed_credits",
+    "credits_posted",
+    "created_at",
+];
+const REQUEST_COLUMNS: &[&str] = &["base_id", "idempotency_key", "request_digest", "created_at"];
+const TRANSFER_COLUMNS: &[&str] = &[
+    "id",
+    "base_id",
+    "idempotency_key",
+    "position",
+    "debit_account_id",
+    "credit_account_id",
+    "amount_fen",
+    "mode",
+    "state",
+    "expires_at",
+    "resolved_at",
+    "memo",
+    "created_at",
+];
 
 /// One payee of a fan-out: a new account and what it is paid.
 pub struct NewPayee {
@@ -82,24 +110,21 @@ pub async fn fund_new_accounts(
     // 1. The accounts, credited as they are opened.
     let mut funded: HashMap<String, Funded> = HashMap::with_capacity(payees.len());
     for chunk in payees.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "INSERT INTO ledger_accounts (id, base_id, code, name, kind, debits_must_not_exceed_credits, \
-             credits_posted, created_at) VALUES {} ON CONFLICT (base_id, code) DO NOTHING RETURNING id, code",
-            Params::new(backend).rows(chunk.len(), 8)
-        );
-        let mut q = sqlx::query(&sql);
+        let mut rows = Rows::new("ledger_accounts", ACCOUNT_COLUMNS);
         for p in chunk {
-            q = q
-                .bind(crate::new_id())
-                .bind(base_id)
-                .bind(&p.code)
-                .bind(&p.name)
-                .bind(p.kind.as_str())
-                .bind(p.no_overdraft as i64)
-                .bind(p.amount_fen)
-                .bind(&now);
+            rows.push(vec![
+                crate::new_id().into(),
+                base_id.into(),
+                (&p.code).into(),
+                (&p.name).into(),
+                p.kind.as_str().into(),
+                (p.no_overdraft as i64).into(),
+                p.amount_fen.into(),
+                (&now).into(),
+            ]);
         }
-        for row in q.fetch_all(&mut **tx).await? {
+        let sql = rows.insert_sql(backend, "ON CONFLICT (base_id, code) DO NOTHING RETURNING id, code");
+        for row in rows.bind(backend, sqlx::query(&sql)).fetch_all(&mut **tx).await? {
             funded.insert(
                 row.get::<String, _>(1),
                 Funded {
@@ -132,12 +157,7 @@ pub async fn fund_new_accounts(
     for chunk in paid.chunks(ROWS_PER_STATEMENT) {
         // 2. The requests: the digest is the one `transfer` stores for a
         //    single posted leg, so a retry through `transfer` replays.
-        let sql = format!(
-            "INSERT INTO ledger_requests (base_id, idempotency_key, request_digest, created_at) VALUES {} \
-             ON CONFLICT (base_id, idempotency_key) DO NOTHING RETURNING idempotency_key",
-            Params::new(backend).rows(chunk.len(), 4)
-        );
-        let mut q = sqlx::query(&sql);
+        let mut rows = Rows::new("ledger_requests", REQUEST_COLUMNS);
         for p in chunk {
             let spec = [TransferSpec {
                 debit_account_id: debit_account_id.to_string(),
@@ -147,8 +167,18 @@ pub async fn fund_new_accounts(
                 memo: p.memo.clone(),
             }];
             let digest = sm3_hex(serde_json::to_string(&spec).map_err(anyhow::Error::from)?.as_bytes());
-            q = q.bind(base_id).bind(&p.idempotency_key).bind(digest).bind(&now);
+            rows.push(vec![
+                base_id.into(),
+                (&p.idempotency_key).into(),
+                digest.into(),
+                (&now).into(),
+            ]);
         }
+        let sql = rows.insert_sql(
+            backend,
+            "ON CONFLICT (base_id, idempotency_key) DO NOTHING RETURNING idempotency_key",
+        );
+        let q = rows.bind(backend, sqlx::query(&sql));
         let fresh = q.fetch_all(&mut **tx).await?.len();
         if fresh != chunk.len() {
             let key = chunk.first().map(|p| p.idempotency_key.clone()).unwrap_or_default();
@@ -156,29 +186,27 @@ pub async fn fund_new_accounts(
         }
 
         // 3. The transfers.
-        let sql = format!(
-            "INSERT INTO ledger_transfers (id, base_id, idempotency_key, position, debit_account_id, credit_account_id, \
-             amount_fen, mode, state, expires_at, resolved_at, memo, created_at) VALUES {}",
-            Params::new(backend).rows(chunk.len(), 13)
-        );
-        let mut q = sqlx::query(&sql);
+        let mut rows = Rows::new("ledger_transfers", TRANSFER_COLUMNS);
         for p in chunk {
             let f = &funded[&p.code];
-            q = q
-                .bind(&f.transfer_id)
-                .bind(base_id)
-                .bind(&p.idempotency_key)
-                .bind(0i64)
-                .bind(debit_account_id)
-                .bind(&f.account_id)
-                .bind(p.amount_fen)
-                .bind("posted")
-                .bind("posted")
-                .bind(None::<String>)
-                .bind(None::<String>)
-                .bind(&p.memo)
-                .bind(&now);
+            rows.push(vec![
+                (&f.transfer_id).into(),
+                base_id.into(),
+                (&p.idempotency_key).into(),
+                0i64.into(),
+                debit_account_id.into(),
+                (&f.account_id).into(),
+                p.amount_fen.into(),
+                "posted".into(),
+                "posted".into(),
+                Cell::Null,
+                Cell::Null,
+                (&p.memo).into(),
+                (&now).into(),
+            ]);
         }
+        let sql = rows.insert_sql(backend, "");
+        let q = rows.bind(backend, sqlx::query(&sql));
         q.execute(&mut **tx).await?;
     }
     Ok((funded, total))

@@ -12,6 +12,7 @@
 //! - never rely on process-local state for correctness: locks live in the database;
 //! - a use case is one transaction, started with [`Db::begin`] (see there why).
 
+pub mod bulk;
 pub mod migrate;
 pub mod time;
 

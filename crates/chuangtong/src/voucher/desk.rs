@@ -41,6 +41,7 @@ use super::claim::{self, Claim};
 use crate::audit::{self, Actor, Entry};
 use crate::ledger::fan_out::{self, Funded, NewPayee};
 use crate::ledger::{AccountKind, Failure, LedgerError};
+use crate::storage::bulk::Rows;
 use crate::storage::{time, Backend, Params, Tx};
 use crate::web::error::AppError;
 use crate::web::AppState;
@@ -522,6 +523,17 @@ async fn commit_group(
     })
 }
 
+const CLAIM_COLUMNS: &[&str] = &[
+    "id",
+    "base_id",
+    "batch_id",
+    "enterprise_id",
+    "amount_fen",
+    "wallet_account_id",
+    "transfer_id",
+    "created_at",
+];
+
 /// What [`write_claims`] wrote.
 pub(super) struct Written {
     pub claims: Vec<Claim>,
@@ -571,24 +583,21 @@ pub(super) async fn write_claims(
     let mut claims: Vec<Claim> = Vec::with_capacity(winners.len());
     if !winners.is_empty() {
         let created_at = time::now_text();
+        let backend = state.db.backend();
         for chunk in winners.chunks(500) {
-            let sql = format!(
-                "INSERT INTO voucher_claims (id, base_id, batch_id, enterprise_id, amount_fen, wallet_account_id, \
-                 transfer_id, created_at) VALUES {}",
-                Params::new(state.db.backend()).rows(chunk.len(), 8)
-            );
-            let mut q = sqlx::query(&sql);
+            let mut rows = Rows::new("voucher_claims", CLAIM_COLUMNS);
             for (f, amount, paid) in chunk {
                 let id = crate::new_id();
-                q = q
-                    .bind(id.clone())
-                    .bind(base_id)
-                    .bind(&terms.batch_id)
-                    .bind(&f.enterprise_id)
-                    .bind(*amount)
-                    .bind(&paid.account_id)
-                    .bind(&paid.transfer_id)
-                    .bind(&created_at);
+                rows.push(vec![
+                    (&id).into(),
+                    base_id.into(),
+                    (&terms.batch_id).into(),
+                    (&f.enterprise_id).into(),
+                    (*amount).into(),
+                    (&paid.account_id).into(),
+                    (&paid.transfer_id).into(),
+                    (&created_at).into(),
+                ]);
                 claims.push(Claim {
                     id,
                     batch_id: terms.batch_id.clone(),
@@ -599,7 +608,8 @@ pub(super) async fn write_claims(
                     replayed: false,
                 });
             }
-            q.execute(&mut **tx).await?;
+            let sql = rows.insert_sql(backend, "");
+            rows.bind(backend, sqlx::query(&sql)).execute(&mut **tx).await?;
         }
         let left = fan_out::debit_total(tx, base_id, &terms.budget_account_id, total).await?;
         // One audit entry for the group: who claimed what, in which order.
