@@ -11,6 +11,7 @@ pub mod auth;
 pub mod backup;
 pub mod calendar;
 pub mod cli;
+pub mod coalesce;
 pub mod config;
 pub mod crypto;
 pub mod demo;

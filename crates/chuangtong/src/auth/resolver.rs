@@ -13,19 +13,22 @@
 //! batch to fill.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use sqlx::Row;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use super::extract::Membership;
 use super::role::Role;
+use crate::coalesce;
 use crate::storage::{time, Backend, Db, Params};
 
 /// Most credentials one query looks up.
 const MAX_BATCH: usize = 256;
 /// Batches in flight at once (each holds one pooled connection).
 const IN_FLIGHT: usize = 4;
+/// Look-ups waiting per process; a full queue waits (backpressure).
+const QUEUE: usize = 16_384;
 
 /// How the client proved who it is; both carry the secret it presented.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,7 +61,7 @@ struct Lookup {
 /// application state (which holds the queue's sender) is dropped.
 #[derive(Default)]
 pub struct Resolver {
-    queue: OnceLock<mpsc::UnboundedSender<Lookup>>,
+    queue: OnceLock<mpsc::Sender<Lookup>>,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -75,8 +78,12 @@ impl Resolver {
     /// account.
     pub async fn resolve(&self, db: &Db, kind: Kind, digest: String) -> sqlx::Result<Option<Resolved>> {
         let queue = self.queue.get_or_init(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run(db.clone(), rx));
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let db = db.clone();
+            tokio::spawn(coalesce::serve_in_batches(rx, MAX_BATCH, IN_FLIGHT, move |batch| {
+                let db = db.clone();
+                async move { answer_batch(&db, batch).await }
+            }));
             tx
         });
         let (reply, answer) = oneshot::channel();
@@ -84,7 +91,7 @@ impl Resolver {
         // The task is gone only if it was started on a runtime that has
         // since shut down (tests that build the state on one runtime and use
         // it on another): look up directly.
-        if let Err(mpsc::error::SendError(lookup)) = queue.send(lookup) {
+        if let Err(mpsc::error::SendError(lookup)) = queue.send(lookup).await {
             return Ok(look_up(db, lookup.kind, &[lookup.digest]).await?.pop().flatten());
         }
         match answer.await {
@@ -94,30 +101,7 @@ impl Resolver {
     }
 }
 
-/// Takes what has queued up (at most `MAX_BATCH`) and answers it with one
-/// query per kind, at most `IN_FLIGHT` batches at once.
-async fn run(db: Db, mut rx: mpsc::UnboundedReceiver<Lookup>) {
-    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
-    while let Some(first) = rx.recv().await {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        // While waiting for a slot, more look-ups queued: they join.
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(l) => batch.push(l),
-                Err(_) => break,
-            }
-        }
-        let db = db.clone();
-        tokio::spawn(async move {
-            answer_batch(&db, batch).await;
-            drop(slot);
-        });
-    }
-}
-
+/// Answers one batch with one query per kind.
 async fn answer_batch(db: &Db, batch: Vec<Lookup>) {
     let (tokens, sessions): (Vec<Lookup>, Vec<Lookup>) = batch.into_iter().partition(|l| l.kind == Kind::Token);
     for group in [tokens, sessions] {

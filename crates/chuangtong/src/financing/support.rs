@@ -21,12 +21,6 @@ use crate::storage::{time, Backend, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::web::AppState;
 
-/// The account a base's grants to an enterprise are credited to: the same
-/// payable as programme pay-outs, so what the base owes a firm is one balance.
-pub fn grant_account(enterprise_id: &str) -> String {
-    crate::application::accounts::payable(enterprise_id)
-}
-
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Support {
     pub id: String,
@@ -371,7 +365,8 @@ pub async fn pay_in(
     let payee = ledger::open_account(
         tx,
         base_id,
-        &grant_account(&enterprise_id),
+        // The same payable as programme pay-outs: what the base owes a firm is one balance.
+        &crate::application::accounts::payable(&enterprise_id),
         crate::application::accounts::PAYABLE_NAME,
         AccountKind::Payable,
         false,

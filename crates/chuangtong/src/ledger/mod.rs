@@ -226,6 +226,25 @@ pub async fn account_by_code(tx: &mut Tx, base_id: &str, code: &str) -> Result<A
     Ok(account_from_row(&row))
 }
 
+/// What an account can still pay (credits posted − debits posted − debits
+/// pending), inside `tx`. `lock`: on PostgreSQL the row is locked until the
+/// transaction ends, so what is read stays true (SQLite's `BEGIN IMMEDIATE`
+/// already serialises writers).
+pub async fn available(tx: &mut Tx, backend: Backend, account_id: &str, lock: bool) -> sqlx::Result<i64> {
+    let lock = if lock && backend == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    Ok(sqlx::query(&format!(
+        "SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1{lock}"
+    ))
+    .bind(account_id)
+    .fetch_one(&mut **tx)
+    .await?
+    .get(0))
+}
+
 /// One leg of a request.
 #[derive(Clone, Debug, Serialize)]
 pub struct TransferSpec {

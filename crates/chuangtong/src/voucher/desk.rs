@@ -34,13 +34,14 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::Row;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot};
 
 use super::accounts;
 use super::claim::{self, Claim};
 use crate::audit::{self, Actor, Entry};
+use crate::coalesce;
 use crate::ledger::fan_out::{self, Funded, NewPayee};
-use crate::ledger::{AccountKind, Failure, LedgerError};
+use crate::ledger::{self, AccountKind, Failure, LedgerError};
 use crate::storage::bulk::Rows;
 use crate::storage::{time, Backend, Params, Tx};
 use crate::web::error::AppError;
@@ -269,29 +270,16 @@ fn lanes(backend: Backend) -> usize {
     }
 }
 
-/// The committer: takes whatever has queued up (at most `MAX_GROUP`) as soon
-/// as a lane is free, and commits it as one group.
-async fn committer(state: AppState, terms: Terms, shared: Arc<Shared>, mut rx: mpsc::Receiver<Request>) {
+/// The committer: whatever has queued up (at most `MAX_GROUP`) as soon as
+/// a lane is free, committed as one group.
+async fn committer(state: AppState, terms: Terms, shared: Arc<Shared>, rx: mpsc::Receiver<Request>) {
+    let lanes = lanes(state.db.backend());
     let terms = Arc::new(terms);
-    let lanes = Arc::new(Semaphore::new(lanes(state.db.backend())));
-    while let Some(first) = rx.recv().await {
-        let Ok(lane) = lanes.clone().acquire_owned().await else {
-            return;
-        };
-        // While waiting for a lane, more claims queued: they join.
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(r) => group.push(r),
-                Err(_) => break,
-            }
-        }
+    coalesce::serve_in_batches(rx, MAX_GROUP, lanes, move |group| {
         let (state, terms, shared) = (state.clone(), terms.clone(), shared.clone());
-        tokio::spawn(async move {
-            settle(&state, &terms, &shared, group).await;
-            drop(lane);
-        });
-    }
+        async move { settle(&state, &terms, &shared, group).await }
+    })
+    .await;
 }
 
 /// Commits one group (retrying a database failure) and answers its firms.
@@ -417,20 +405,7 @@ async fn commit_group(
     let mut left: Option<i64> = if write_first {
         None
     } else {
-        let lock = if state.db.backend() == Backend::Postgres {
-            " FOR UPDATE"
-        } else {
-            ""
-        };
-        Some(
-            sqlx::query(&format!(
-                "SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1{lock}"
-            ))
-            .bind(&terms.budget_account_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0),
-        )
+        Some(ledger::available(&mut tx, state.db.backend(), &terms.budget_account_id, true).await?)
     };
 
     // One query: which firms are of this base's registry (only they can
@@ -645,11 +620,7 @@ pub(super) async fn write_claims(
         });
     }
     // Every firm lost its race: nothing was debited.
-    let left = sqlx::query("SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1")
-        .bind(&terms.budget_account_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .get(0);
+    let left = ledger::available(tx, state.db.backend(), &terms.budget_account_id, false).await?;
     Ok(Written {
         claims,
         lost_race,

@@ -24,6 +24,7 @@ use sqlx::Row;
 use super::desk::{self, Firm};
 use crate::audit::{self, Actor, Entry};
 use crate::crypto::sm3_hex;
+use crate::ledger;
 use crate::storage::{time, Backend};
 use crate::web::error::AppError;
 use crate::web::AppState;
@@ -241,13 +242,7 @@ pub async fn draw(state: &AppState, actor: &Actor, base_id: &str, batch_id: &str
         tx.rollback().await?;
         return view(state, base_id, batch_id).await;
     }
-    let mut left: i64 = sqlx::query(&format!(
-        "SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1{lock}"
-    ))
-    .bind(&terms.budget_account_id)
-    .fetch_one(&mut *tx)
-    .await?
-    .get(0);
+    let mut left = ledger::available(&mut tx, state.db.backend(), &terms.budget_account_id, true).await?;
     let rows = sqlx::query(
         "SELECT i.enterprise_id, e.uscc, i.user_id FROM voucher_interests i \
          JOIN enterprises e ON e.id = i.enterprise_id WHERE i.batch_id = $1 AND i.base_id = $2",
