@@ -12,10 +12,17 @@ use sqlx::Row;
 use crate::both;
 use crate::helpers::{csrf_of, field_codes, Api, TestApp};
 
-/// Enterprise accounts acting for the first `n` firms of R08 (by USCC), with their ids.
-pub async fn firms(app: &TestApp, prefix: &str, n: usize) -> Vec<(Api, String)> {
+/// Accounts with `role` acting for the first `n` registry records that
+/// `ids_sql` lists (it takes the base id and the limit), with their ids.
+async fn members(
+    app: &TestApp,
+    role: chuangtong::auth::Role,
+    ids_sql: &str,
+    prefix: &str,
+    n: usize,
+) -> Vec<(Api, String)> {
     let base_id = app.text("SELECT id FROM bases WHERE code = 'R08'").await;
-    let ids: Vec<String> = sqlx::query("SELECT id FROM enterprises WHERE base_id = $1 ORDER BY uscc LIMIT $2")
+    let ids: Vec<String> = sqlx::query(ids_sql)
         .bind(&base_id)
         .bind(n as i64)
         .fetch_all(app.state.db.pool())
@@ -27,33 +34,22 @@ pub async fn firms(app: &TestApp, prefix: &str, n: usize) -> Vec<(Api, String)> 
     let mut out = Vec::new();
     for (i, id) in ids.iter().enumerate() {
         let username = format!("{prefix}-{i}");
-        app.add_member(&username, chuangtong::auth::Role::Enterprise, Some(id))
-            .await;
+        app.add_member(&username, role, Some(id)).await;
         out.push((app.api_as(&username).await, id.clone()));
     }
     out
 }
 
+/// Enterprise accounts acting for the first `n` firms of R08 (by USCC), with their ids.
+pub async fn firms(app: &TestApp, prefix: &str, n: usize) -> Vec<(Api, String)> {
+    let sql = "SELECT id FROM enterprises WHERE base_id = $1 ORDER BY uscc LIMIT $2";
+    members(app, chuangtong::auth::Role::Enterprise, sql, prefix, n).await
+}
+
 /// Provider accounts for the first `n` providers of R08 (by name), with their ids.
 pub async fn providers(app: &TestApp, prefix: &str, n: usize) -> Vec<(Api, String)> {
-    let base_id = app.text("SELECT id FROM bases WHERE code = 'R08'").await;
-    let ids: Vec<String> = sqlx::query("SELECT id FROM providers WHERE base_id = $1 ORDER BY name LIMIT $2")
-        .bind(&base_id)
-        .bind(n as i64)
-        .fetch_all(app.state.db.pool())
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let mut out = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let username = format!("{prefix}-{i}");
-        app.add_member(&username, chuangtong::auth::Role::Provider, Some(id))
-            .await;
-        out.push((app.api_as(&username).await, id.clone()));
-    }
-    out
+    let sql = "SELECT id FROM providers WHERE base_id = $1 ORDER BY name LIMIT $2";
+    members(app, chuangtong::auth::Role::Provider, sql, prefix, n).await
 }
 
 pub fn batch_form(code: &str, total: &str, cap: &str) -> Value {
