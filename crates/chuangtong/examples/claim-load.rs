@@ -1,7 +1,7 @@
 //! Flash-claim load program (issue 5): N firms press "立即领取" at once.
 //!
 //! ```text
-//! cargo run --release -p chuangtong --example claim-load -- [sqlite|postgres] [firms] [connections] [instances] [room%]
+//! cargo run --release -p chuangtong --example claim-load -- [sqlite|postgres] [firms] [connections] [instances] [room%] [processes]
 //! ```
 //!
 //! Builds the real application (the same code path as `serve`) on a fresh
@@ -13,7 +13,11 @@
 //! keep-alive HTTP/1.1 connections (bare hyper: the load generator shares
 //! the two cores, so it should take as little of them as it can), spread
 //! over `instances` application instances (separate pools and claim
-//! desks, in this one OS process) on the same database. Latency is per
+//! desks, in this one OS process) on the same database — or, with
+//! `processes`, the first instance in this process and every other one a
+//! separate `chuangtong serve` process (the binary beside this one: build
+//! with `cargo build --release -p chuangtong --bins --examples`), as in a
+//! deployment of several processes on one PostgreSQL. Latency is per
 //! request, from send to answer. It prints claims/second, p50/p99 latency, and checks the
 //! invariants: total claimed ≤ batch, no firm above its cap, one claim per
 //! firm, the ledger verifies. It also measures, in the same run, a
@@ -207,6 +211,124 @@ fn pgbench_ceiling(url: &str) -> f64 {
         })
 }
 
+/// CPU time (utime + stime, in clock ticks of 10 ms) of this process and of
+/// every PostgreSQL process, read from /proc (Linux). On a shared, noisy
+/// machine the CPU a claim costs varies less than the claims per second.
+#[derive(Default)]
+struct CpuTicks {
+    own: u64,
+    /// The separate server processes, by pid
+    servers: std::collections::HashMap<u32, u64>,
+    database: std::collections::HashMap<u32, u64>,
+}
+
+fn ticks_of(stat: &str) -> Option<u64> {
+    // Fields after the command name (which may hold spaces): state is 3rd, utime 14th, stime 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+fn ticks_of_pid(pid: u32) -> Option<u64> {
+    ticks_of(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+fn cpu_ticks(servers: &[u32]) -> CpuTicks {
+    let mut t = CpuTicks {
+        own: std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .as_deref()
+            .and_then(ticks_of)
+            .unwrap_or(0),
+        servers: servers.iter().filter_map(|&p| Some((p, ticks_of_pid(p)?))).collect(),
+        ..Default::default()
+    };
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            if let Some(ticks) = std::fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .as_deref()
+                .and_then(ticks_of)
+            {
+                t.database.insert(pid, ticks);
+            }
+        }
+    }
+    t
+}
+
+/// CPU milliseconds spent between two readings: (this process and the
+/// separate servers, PostgreSQL). A database process that started in
+/// between counts whole.
+fn cpu_ms_between(before: &CpuTicks, after: &CpuTicks) -> (f64, f64) {
+    let grown = |b: &std::collections::HashMap<u32, u64>, a: &std::collections::HashMap<u32, u64>| -> u64 {
+        a.iter()
+            .map(|(pid, t)| t.saturating_sub(b.get(pid).copied().unwrap_or(0)))
+            .sum()
+    };
+    let app = after.own.saturating_sub(before.own) + grown(&before.servers, &after.servers);
+    (
+        app as f64 * 10.0,
+        grown(&before.database, &after.database) as f64 * 10.0,
+    )
+}
+
+/// A separate `chuangtong serve` process on the same database, killed when dropped.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `chuangtong serve` (the binary beside this example's directory)
+/// on `url` with the key of `Settings::for_tests`, and waits for `/healthz`.
+async fn spawn_server(url: &str) -> Server {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().and_then(|d| d.parent()).unwrap().join("chuangtong");
+    assert!(
+        bin.exists(),
+        "{} not found: build it with `cargo build --release -p chuangtong --bins --examples`",
+        bin.display()
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let data = tempfile::tempdir().unwrap().keep();
+    let child = std::process::Command::new(bin)
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("CHUANGTONG_MASTER_KEY", "7".repeat(64))
+        .env("CHUANGTONG_BIND", &addr)
+        .env("CHUANGTONG_NO_DEMO", "true")
+        .env("CHUANGTONG_DATA_DIR", &data)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, addr };
+    let health = format!("http://{}/healthz", server.addr);
+    for _ in 0..300 {
+        if reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()) {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chuangtong serve did not answer {health}");
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -216,11 +338,19 @@ async fn main() {
     let instances: usize = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
     // How many of the firms the batch has room for, in percent (default: half).
     let room_percent: i64 = args.get(5).and_then(|s| s.parse().ok()).unwrap_or(50);
+    // `processes`: instances after the first are separate OS processes.
+    let processes = args.get(6).is_some_and(|s| s == "processes");
     let (url, _dir) = fresh_db(&backend).await;
     let mut apps = vec![start(&url).await];
+    let mut servers = Vec::new();
     for _ in 1..instances {
-        apps.push(start(&url).await);
+        if processes {
+            servers.push(spawn_server(&url).await);
+        } else {
+            apps.push(start(&url).await);
+        }
     }
+    let server_pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();
     let db = apps[0].state.db.clone();
     let base_id: String = sqlx::query("SELECT id FROM bases WHERE code = 'R08'")
         .fetch_one(db.pool())
@@ -235,7 +365,11 @@ async fn main() {
         .map(|(_, token)| token)
         .collect();
     eprintln!("registered {firms} firms in {:.1}s", t.elapsed().as_secs_f64());
-    let urls: Vec<String> = apps.iter().map(|a| format!("http://127.0.0.1:{}", a.port)).collect();
+    let urls: Vec<String> = apps
+        .iter()
+        .map(|a| format!("http://127.0.0.1:{}", a.port))
+        .chain(servers.iter().map(|s| format!("http://{}", s.addr)))
+        .collect();
     let mut handles = Vec::new();
     for app in apps {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -284,6 +418,7 @@ async fn main() {
     for c in 0..connections {
         wires.push(open_wire(&addrs[c % addrs.len()]).await);
     }
+    let cpu_before = cpu_ticks(&server_pids);
     let started = Instant::now();
     let rush = Arc::new(Rush {
         started,
@@ -300,6 +435,7 @@ async fn main() {
         results.extend(w.await.unwrap());
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let (cpu_app_ms, cpu_db_ms) = cpu_ms_between(&cpu_before, &cpu_ticks(&server_pids));
     let ok = results.iter().filter(|(s, _, _)| *s == 201).count();
     let sold_out = results.iter().filter(|(s, _, _)| *s == 409).count();
     // When the last successful claim was answered: with a batch smaller than
@@ -342,7 +478,15 @@ async fn main() {
         let _ = tx.send(());
         let _ = h.await;
     }
-    println!("backend={backend} instances={instances} firms={firms} connections={connections}");
+    drop(servers);
+    println!(
+        "backend={backend} instances={instances} ({}) firms={firms} connections={connections}",
+        if processes && instances > 1 {
+            "separate processes"
+        } else {
+            "in this process"
+        }
+    );
     println!("claims_ok={ok} sold_out={sold_out} errors={other} elapsed_s={elapsed:.2} last_claim_s={sold_out_at:.2}");
     // claims_per_s counts successful claims over the whole rush; with a
     // batch smaller than the crowd, claims_per_s_until_last counts them
@@ -358,6 +502,14 @@ async fn main() {
         percentile(&lat, 0.5).as_secs_f64() * 1e3,
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3
+    );
+    // The load generator runs in this process: its CPU counts with the servers'.
+    let per_request = |ms: f64| ms * 1e3 / results.len().max(1) as f64;
+    println!(
+        "cpu_us_per_request servers_and_load={:.0} database={:.0} total={:.0}",
+        per_request(cpu_app_ms),
+        per_request(cpu_db_ms),
+        per_request(cpu_app_ms + cpu_db_ms)
     );
     println!(
         "invariants: claimed_fen={claimed} batch_fen={} over_cap={over_cap} duplicate_claims={dup} ledger_ok={} => {}",

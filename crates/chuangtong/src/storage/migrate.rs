@@ -44,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_policy_impact"),
     migration!(12, "0012_documents"),
     migration!(16, "0016_programme_payouts"),
+    migration!(17, "0017_claim_tenant_keys"),
 ];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").

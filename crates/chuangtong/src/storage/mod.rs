@@ -208,6 +208,19 @@ pub fn unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// A row named a parent that does not exist (or, through a composite key,
+/// one of another base).
+pub fn foreign_key_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_foreign_key_violation()
+                || db.message().contains("FOREIGN KEY constraint failed")
+                || db.code().as_deref() == Some("23503")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod params_tests {
     use super::{Backend, Params};

@@ -43,7 +43,7 @@ use crate::coalesce;
 use crate::ledger::fan_out::{self, Funded, NewPayee};
 use crate::ledger::{self, AccountKind, Failure, LedgerError};
 use crate::storage::bulk::Rows;
-use crate::storage::{time, Backend, Params, Tx};
+use crate::storage::{self, time, Backend, Params, Tx};
 use crate::web::error::AppError;
 use crate::web::AppState;
 
@@ -311,6 +311,11 @@ async fn settle(state: &AppState, terms: &Terms, shared: &Shared, group: Vec<Req
                 tracing::debug!(batch = %terms.batch_id, firms = firms.len(), "group exceeds the budget: sharing out exactly");
                 write_first = false;
             }
+            // A firm not of this base's registry: look each firm up, exactly.
+            Err(GroupError::Db(e)) if write_first && storage::foreign_key_violation(&e) => {
+                tracing::debug!(batch = %terms.batch_id, "a firm of the group is not of the base: looking firms up");
+                write_first = false;
+            }
             Err(e) => {
                 failures += 1;
                 tracing::warn!(batch = %terms.batch_id, attempt = failures, error = %e, "claim group failed");
@@ -374,12 +379,14 @@ pub(super) enum GroupError {
 
 /// One group in one transaction.
 ///
-/// `write_first`: every new firm gets the full cap, the rows are written
-/// first and the budget is debited last, so its row lock (the one hot row)
-/// is held only for the debit and the commit, and a second group can write
-/// its rows meanwhile; if the budget cannot cover the whole group the debit
-/// is refused, nothing is kept, and the caller retries exactly. Otherwise
-/// the budget is locked first and shared out firm by firm in queue order
+/// `write_first`: every firm gets the full cap, the rows are written first
+/// and the budget is debited last, so its row lock (the one hot row) is
+/// held only for the debit and the commit, and a second group can write its
+/// rows meanwhile; if the budget cannot cover the whole group the debit is
+/// refused, or if a firm is not of the base its claim row is, and nothing
+/// is kept: the caller retries exactly. Otherwise the budget is locked
+/// first, the firms are looked up (unknown ones refused, earlier claims
+/// answered) and the budget is shared out firm by firm in queue order
 /// (`min(cap, what is left)`), the last firm getting the remainder.
 async fn commit_group(
     state: &AppState,
@@ -408,40 +415,46 @@ async fn commit_group(
         Some(ledger::available(&mut tx, state.db.backend(), &terms.budget_account_id, true).await?)
     };
 
-    // One query: which firms are of this base's registry (only they can
-    // claim), and which of them claimed before (they get their first claim back).
-    let mut p = Params::new(state.db.backend());
-    let sql = format!(
-        "SELECT e.id, c.id, c.amount_fen, a.credits_posted - a.debits_posted - a.debits_pending, c.created_at \
-         FROM enterprises e LEFT JOIN voucher_claims c ON c.batch_id = {} AND c.enterprise_id = e.id \
-         LEFT JOIN ledger_accounts a ON a.id = c.wallet_account_id \
-         WHERE e.base_id = {} AND e.id IN ({})",
-        p.one(),
-        p.one(),
-        p.list(ids.len())
-    );
-    let mut q = sqlx::query(&sql).bind(&terms.batch_id).bind(base_id);
-    for id in &ids {
-        q = q.bind(*id);
-    }
+    // Exactly: one query finds which firms are of this base's registry
+    // (only they can claim) and which of them claimed before (they get
+    // their first claim back and take nothing from what is left). Writing
+    // first needs neither: a firm of another base is refused by the
+    // claim's composite key (the group then comes back here), and a firm
+    // that claimed before finds its wallet's code taken (`lost_race`).
     let mut known: HashSet<String> = HashSet::with_capacity(ids.len());
-    for r in q.fetch_all(&mut *tx).await? {
-        let firm: String = r.get(0);
-        if let Some(claim_id) = r.get::<Option<String>, _>(1) {
-            by_firm.insert(
-                firm.clone(),
-                Outcome::Claimed(Claim {
-                    id: claim_id,
-                    batch_id: terms.batch_id.clone(),
-                    enterprise_id: firm.clone(),
-                    amount_fen: r.get(2),
-                    wallet_available_fen: r.get(3),
-                    created_at: r.get(4),
-                    replayed: true,
-                }),
-            );
+    if !write_first {
+        let mut p = Params::new(state.db.backend());
+        let sql = format!(
+            "SELECT e.id, c.id, c.amount_fen, a.credits_posted - a.debits_posted - a.debits_pending, c.created_at \
+             FROM enterprises e LEFT JOIN voucher_claims c ON c.batch_id = {} AND c.enterprise_id = e.id \
+             LEFT JOIN ledger_accounts a ON a.id = c.wallet_account_id \
+             WHERE e.base_id = {} AND e.id IN ({})",
+            p.one(),
+            p.one(),
+            p.list(ids.len())
+        );
+        let mut q = sqlx::query(&sql).bind(&terms.batch_id).bind(base_id);
+        for id in &ids {
+            q = q.bind(*id);
         }
-        known.insert(firm);
+        for r in q.fetch_all(&mut *tx).await? {
+            let firm: String = r.get(0);
+            if let Some(claim_id) = r.get::<Option<String>, _>(1) {
+                by_firm.insert(
+                    firm.clone(),
+                    Outcome::Claimed(Claim {
+                        id: claim_id,
+                        batch_id: terms.batch_id.clone(),
+                        enterprise_id: firm.clone(),
+                        amount_fen: r.get(2),
+                        wallet_available_fen: r.get(3),
+                        created_at: r.get(4),
+                        replayed: true,
+                    }),
+                );
+            }
+            known.insert(firm);
+        }
     }
 
     // First come, first served, in queue order: min(cap, what is left).
@@ -450,7 +463,7 @@ async fn commit_group(
         if by_firm.contains_key(&f.enterprise_id) {
             continue;
         }
-        if !known.contains(&f.enterprise_id) {
+        if !write_first && !known.contains(&f.enterprise_id) {
             by_firm.insert(f.enterprise_id.clone(), Outcome::UnknownFirm);
             continue;
         }

@@ -203,6 +203,92 @@ async fn a_small_batch_in_a_rush_is_shared_out_exactly(app: &TestApp) {
 }
 both!(a_small_batch_in_a_rush_is_shared_out_exactly);
 
+/// A firm of another base that somehow holds an enterprise membership here
+/// claims in the middle of a rush: the claim desk writes its group first,
+/// the claim's composite key (firm and base) refuses the group, and the
+/// desk looks the firms up and commits everyone else's claims.
+async fn a_firm_of_another_base_is_refused_in_a_rush(app: &TestApp) {
+    let here = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
+    let there = chuangtong::demo::load::base_id(&app.state.db, "R01").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(&app.state.db, &here, 'W', 30)
+        .await
+        .unwrap();
+    let (outsider, outsider_token) = chuangtong::demo::load::register_firms(&app.state.db, &there, 'X', 1)
+        .await
+        .unwrap()
+        .remove(0);
+    sqlx::query(
+        "INSERT INTO memberships (user_id, base_id, role, subject_id) \
+         SELECT user_id, $1, 'enterprise', subject_id FROM memberships WHERE subject_id = $2",
+    )
+    .bind(&here)
+    .bind(&outsider)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    let id = issue(
+        app,
+        batch_form("KEYED", "1000000", "10000", Duration::hours(1), "first_come"),
+    )
+    .await;
+    let url = format!("{}/api/v1/bases/R08/vouchers/batches/{id}/claim", app.address);
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for (i, (_, token)) in firms.iter().enumerate() {
+        if i == 15 {
+            let (client, url, token) = (client.clone(), url.clone(), outsider_token.clone());
+            tasks.push((true, tokio::spawn(async move { post(&client, url, &token).await })));
+        }
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        tasks.push((false, tokio::spawn(async move { post(&client, url, &token).await })));
+    }
+    for (is_outsider, t) in tasks {
+        let (status, body) = t.await.unwrap();
+        let expected = if is_outsider {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::CREATED
+        };
+        assert_eq!(status, expected, "{body}");
+    }
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM voucher_claims WHERE batch_id = '{id}'"))
+            .await,
+        30
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM ledger_accounts WHERE code LIKE 'wallet:KEYED:%'")
+            .await,
+        30
+    );
+    assert_eq!(
+        app.scalar("SELECT debits_posted FROM ledger_accounts WHERE code = 'budget:voucher:KEYED'")
+            .await,
+        30 * 1_000_000
+    );
+    // The database itself refuses a claim whose firm is of another base.
+    let wallet: String = sqlx::query("SELECT wallet_account_id FROM voucher_claims WHERE batch_id = $1 LIMIT 1")
+        .bind(&id)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap()
+        .get(0);
+    let refused = sqlx::query(
+        "INSERT INTO voucher_claims (id, base_id, batch_id, enterprise_id, amount_fen, wallet_account_id, transfer_id, created_at) \
+         VALUES ('forged', $1, $2, $3, 1, $4, 'none', '2026-11-27T00:00:00Z')",
+    )
+    .bind(&here)
+    .bind(&id)
+    .bind(&outsider)
+    .bind(&wallet)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap_err();
+    assert!(chuangtong::storage::foreign_key_violation(&refused), "{refused}");
+    books_balance(app).await;
+}
+both!(a_firm_of_another_base_is_refused_in_a_rush);
+
 async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
     let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
     let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'D', 12)
