@@ -23,10 +23,16 @@ use super::role::Role;
 use crate::coalesce;
 use crate::storage::{time, Backend, Db, Params};
 
-/// Most credentials one query looks up.
-const MAX_BATCH: usize = 256;
-/// Batches in flight at once (each holds one pooled connection).
-const IN_FLIGHT: usize = 4;
+/// Up to 256 credentials per query, up to four queries at once (each holds
+/// one pooled connection), but a query beside others only for at least 32:
+/// in a rush, batches of six (1,659 queries for 10,000 claims) cost the
+/// database more in planning and round trips than the wait saves
+/// (bench/RESULTS.md).
+const BATCHING: coalesce::Batching = coalesce::Batching {
+    max: 256,
+    in_flight: 4,
+    min_beside: 32,
+};
 /// Look-ups waiting per process; a full queue waits (backpressure).
 const QUEUE: usize = 16_384;
 
@@ -80,7 +86,7 @@ impl Resolver {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             let db = db.clone();
-            tokio::spawn(coalesce::serve_in_batches(rx, MAX_BATCH, IN_FLIGHT, move |batch| {
+            tokio::spawn(coalesce::serve_in_batches(rx, BATCHING, move |batch| {
                 let db = db.clone();
                 async move { answer_batch(&db, batch).await }
             }));

@@ -260,22 +260,31 @@ async fn load_terms(state: &AppState, base_id: &str, batch_id: &str) -> Result<T
     })
 }
 
-/// Groups in flight at once per desk. PostgreSQL: two, so one group writes
-/// its rows while the other holds the budget's lock for its debit and
-/// commit (see [`commit_group`]). SQLite has one writer at a time anyway.
-fn lanes(backend: Backend) -> usize {
-    match backend {
-        Backend::Postgres => 2,
-        Backend::Sqlite => 1,
+/// How the desk forms groups. PostgreSQL: two in flight, so one group
+/// writes its rows while the other holds the budget's lock for its debit
+/// and commit (see [`commit_group`]), but the second only when it is worth
+/// its fixed cost (a commit, a dozen statements): small groups side by side
+/// cost more CPU than they save in waiting once several processes share
+/// the machine. SQLite has one writer at a time anyway.
+fn batching(backend: Backend) -> coalesce::Batching {
+    coalesce::Batching {
+        max: MAX_GROUP,
+        in_flight: match backend {
+            Backend::Postgres => 2,
+            Backend::Sqlite => 1,
+        },
+        // Measured with 16–128 (bench/RESULTS.md): 64 served one and two
+        // processes best; without it (1) two processes were 15–25% slower.
+        min_beside: 64,
     }
 }
 
 /// The committer: whatever has queued up (at most `MAX_GROUP`) as soon as
 /// a lane is free, committed as one group.
 async fn committer(state: AppState, terms: Terms, shared: Arc<Shared>, rx: mpsc::Receiver<Request>) {
-    let lanes = lanes(state.db.backend());
+    let batching = batching(state.db.backend());
     let terms = Arc::new(terms);
-    coalesce::serve_in_batches(rx, MAX_GROUP, lanes, move |group| {
+    coalesce::serve_in_batches(rx, batching, move |group| {
         let (state, terms, shared) = (state.clone(), terms.clone(), shared.clone());
         async move { settle(&state, &terms, &shared, group).await }
     })
