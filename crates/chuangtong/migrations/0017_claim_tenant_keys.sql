@@ -14,7 +14,8 @@
 --
 -- A column's references cannot be changed in place on SQLite, so the table
 -- is rebuilt (nothing references it); the same statements run on both
--- databases.
+-- databases. PostgreSQL keeps the constraint names given at creation
+-- (`voucher_claims_keyed_…`).
 
 CREATE UNIQUE INDEX enterprises_id_base ON enterprises (id, base_id);
 CREATE UNIQUE INDEX voucher_batches_id_base ON voucher_batches (id, base_id);
