@@ -56,4 +56,23 @@ pub mod accounts {
 
     /// The name the payable account is opened with.
     pub const PAYABLE_NAME: &str = "应付企业扶持资金";
+
+    /// The enterprise's payable, opened on first use: programme pay-outs,
+    /// supports against cost items and settled corrections all post to it,
+    /// so what the base owes a firm is one balance.
+    pub async fn open_payable(
+        tx: &mut crate::storage::Tx,
+        base_id: &str,
+        enterprise_id: &str,
+    ) -> Result<String, crate::ledger::Failure> {
+        crate::ledger::open_account(
+            tx,
+            base_id,
+            &payable(enterprise_id),
+            PAYABLE_NAME,
+            crate::ledger::AccountKind::Payable,
+            false,
+        )
+        .await
+    }
 }

@@ -19,7 +19,7 @@ use super::programme::{self, ReviewMode};
 use super::state::{transition, Event, State};
 use crate::audit::{self, Actor, Entry};
 use crate::financing::support;
-use crate::ledger::{self, AccountKind, TransferSpec};
+use crate::ledger::{self, TransferSpec};
 use crate::storage::{time, Tx};
 use crate::web::error::AppError;
 use crate::web::AppState;
@@ -464,15 +464,7 @@ async fn payout(
     budget: &str,
     amount: i64,
 ) -> Result<String, AppError> {
-    let payable = ledger::open_account(
-        tx,
-        base_id,
-        &accounts::payable(enterprise_id),
-        accounts::PAYABLE_NAME,
-        AccountKind::Payable,
-        false,
-    )
-    .await?;
+    let payable = accounts::open_payable(tx, base_id, enterprise_id).await?;
     let applied = ledger::transfer(
         tx,
         state.db.backend(),

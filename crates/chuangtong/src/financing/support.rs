@@ -362,16 +362,7 @@ pub async fn pay_in(
             ),
         ));
     }
-    let payee = ledger::open_account(
-        tx,
-        base_id,
-        // The same payable as programme pay-outs: what the base owes a firm is one balance.
-        &crate::application::accounts::payable(&enterprise_id),
-        crate::application::accounts::PAYABLE_NAME,
-        AccountKind::Payable,
-        false,
-    )
-    .await?;
+    let payee = crate::application::accounts::open_payable(tx, base_id, &enterprise_id).await?;
     let applied = ledger::transfer(
         tx,
         state.db.backend(),

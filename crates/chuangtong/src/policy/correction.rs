@@ -19,7 +19,7 @@
 //! answer undecided: it is listed with the missing facts, never guessed from
 //! today's data.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chuangtong_rules::{Outcome, ParamOverrides, Tri};
 use serde::Serialize;
@@ -62,6 +62,9 @@ pub struct CorrectionItem {
     pub missing_facts: Vec<String>,
     /// Already recorded as an adjustment for this correcting version
     pub recorded: bool,
+    /// The recorded adjustment, and its state (pending | settled | cancelled)
+    pub adjustment_id: Option<String>,
+    pub adjustment_state: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -206,19 +209,19 @@ async fn applications(
 }
 
 /// Adjustments of this policy's grants and applications: the sum recorded
-/// by other corrections per answer, and the answers correcting version
-/// `version_id` has already recorded. (Grant and application ids are
-/// distinct ids, so one map holds both.)
+/// by other corrections per answer, and the adjustments (id, state)
+/// correcting version `version_id` has already recorded, by answer. (Grant
+/// and application ids are distinct ids, so one map holds both.)
 async fn adjustments(
     conn: &mut sqlx::AnyConnection,
     base_id: &str,
     policy_id: &str,
     version_id: &str,
-) -> Result<(BTreeMap<String, i64>, BTreeSet<String>), AppError> {
+) -> Result<(BTreeMap<String, i64>, BTreeMap<String, (String, String)>), AppError> {
     let rows = sqlx::query(
-        "SELECT grant_id, version_id, delta_fen FROM policy_adjustments \
+        "SELECT grant_id, version_id, delta_fen, id, state FROM policy_adjustments \
          WHERE base_id = $1 AND policy_id = $2 AND state <> 'cancelled' \
-         UNION ALL SELECT application_id, version_id, delta_fen FROM application_adjustments \
+         UNION ALL SELECT application_id, version_id, delta_fen, id, state FROM application_adjustments \
          WHERE base_id = $1 AND policy_id = $2 AND state <> 'cancelled'",
     )
     .bind(base_id)
@@ -226,11 +229,11 @@ async fn adjustments(
     .fetch_all(&mut *conn)
     .await?;
     let mut adjusted: BTreeMap<String, i64> = BTreeMap::new();
-    let mut recorded = BTreeSet::new();
+    let mut recorded = BTreeMap::new();
     for r in rows {
         let (id, version, delta): (String, String, i64) = (r.get(0), r.get(1), r.get(2));
         if version == version_id {
-            recorded.insert(id);
+            recorded.insert(id, (r.get(3), r.get(4)));
         } else {
             *adjusted.entry(id).or_insert(0) += delta;
         }
@@ -336,7 +339,9 @@ async fn plan_on(
         let is_grant = matches!(k.decided, Decided::Grant);
         plan.items.push(CorrectionItem {
             subject: if is_grant { "grant" } else { "application" }.into(),
-            recorded: recorded.contains(&k.id),
+            recorded: recorded.contains_key(&k.id),
+            adjustment_id: recorded.get(&k.id).map(|(id, _)| id.clone()),
+            adjustment_state: recorded.get(&k.id).map(|(_, state)| state.clone()),
             grant_id: is_grant.then(|| k.id.clone()),
             application_id: (!is_grant).then(|| k.id.clone()),
             programme_name: k.programme_name,

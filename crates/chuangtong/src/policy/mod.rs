@@ -16,4 +16,5 @@ pub mod pages;
 pub mod params;
 pub mod push;
 pub mod routes;
+pub mod settlement;
 pub mod size;

@@ -14,7 +14,7 @@ use super::correction::{self, CorrectionPlan};
 use super::impact::{self, Impact};
 use super::judge::{self, Answer, Matches, Simulation};
 use super::library::{self, PolicyInfo};
-use super::{params, push};
+use super::{params, push, settlement};
 use crate::auth::{PageScope, Role};
 use crate::storage::time;
 use crate::web::error::{AppError, PageResult};
@@ -31,6 +31,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/b/{base}/policies/{id}/corrections",
             get(corrections_page).post(corrections_submit),
+        )
+        .route(
+            "/b/{base}/policies/{id}/adjustments/{adjustment}/settle",
+            post(settle_submit),
         )
 }
 
@@ -323,6 +327,31 @@ async fn corrections_submit(
     let path = match version {
         Some(v) => format!("policies/{id}/corrections?version={v}"),
         None => format!("policies/{id}/corrections"),
+    };
+    back(&scope.base.code, &path, result)
+}
+
+async fn settle_submit(
+    State(state): State<AppState>,
+    PageScope(scope): PageScope,
+    Path((_, id, adjustment)): Path<(String, String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> PageResult<Response> {
+    scope.user.check_csrf(&f.csrf)?;
+    scope.require(&[Role::BaseAdmin])?;
+    let result = settlement::settle(&state, &scope.user.actor(), &scope.base.id, &id, &adjustment)
+        .await
+        .map(|s| {
+            let amount = yuan(&Some(s.delta_fen.abs()));
+            match (s.delta_fen > 0, s.replayed) {
+                (_, true) => format!("该调整此前已结算（记账凭证 {}）", s.transfer_id),
+                (true, false) => format!("已补发 {amount} 元（记账凭证 {}）", s.transfer_id),
+                (false, false) => format!("已追回 {amount} 元（记账凭证 {}）", s.transfer_id),
+            }
+        });
+    let path = match f.version.trim().parse::<i64>() {
+        Ok(v) => format!("policies/{id}/corrections?version={v}"),
+        Err(_) => format!("policies/{id}/corrections"),
     };
     back(&scope.base.code, &path, result)
 }

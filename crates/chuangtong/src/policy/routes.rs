@@ -14,6 +14,7 @@ use super::impact::{self, Impact};
 use super::judge::{self, Answer, GrantRun, Matches, Simulation, SimulationRequest};
 use super::library::{self, PolicyForm, PolicyInfo, VersionForm};
 use super::push::{self, PushRun};
+use super::settlement::{self, Settlement};
 use crate::auth::{BaseScope, Role};
 use crate::registry::routes::Created;
 use crate::storage::time;
@@ -35,6 +36,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/bases/{base}/policies/{id}/corrections",
             get(corrections).post(record_corrections),
+        )
+        .route(
+            "/api/v1/bases/{base}/policies/{id}/adjustments/{adjustment}/settle",
+            post(settle_adjustment),
         )
         .route("/api/v1/bases/{base}/calculator/{id}", get(calculator))
         .route("/api/v1/bases/{base}/enterprises/{id}/facts", post(record_facts))
@@ -194,6 +199,22 @@ pub async fn record_corrections(
     scope.require(&[Role::BaseAdmin])?;
     Ok(Json(
         correction::record(&state, &scope.user.actor(), &scope.base.id, &id, q.version).await?,
+    ))
+}
+
+/// Settles a recorded application adjustment through the ledger: 补发 from the programme's budget to the
+/// firm's payable, 追回 back from it. Settling again answers with the first settlement.
+#[utoipa::path(post, path = "/api/v1/bases/{base}/policies/{id}/adjustments/{adjustment}/settle",
+    params(("base" = String, Path), ("id" = String, Path), ("adjustment" = String, Path)),
+    responses((status = 200, body = Settlement), (status = 403), (status = 404), (status = 409)))]
+pub async fn settle_adjustment(
+    State(state): State<AppState>,
+    scope: BaseScope,
+    Path((_, id, adjustment)): Path<(String, String, String)>,
+) -> ApiResult<Json<Settlement>> {
+    scope.require(&[Role::BaseAdmin])?;
+    Ok(Json(
+        settlement::settle(&state, &scope.user.actor(), &scope.base.id, &id, &adjustment).await?,
     ))
 }
 

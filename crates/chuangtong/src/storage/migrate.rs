@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_documents"),
     migration!(16, "0016_programme_payouts"),
     migration!(17, "0017_claim_tenant_keys"),
+    migration!(18, "0018_adjustment_settlement"),
 ];
 
 /// Arbitrary constant naming our advisory lock ("ctmg").

@@ -127,6 +127,7 @@ use super::AppState;
         crate::policy::routes::impact,
         crate::policy::routes::corrections,
         crate::policy::routes::record_corrections,
+        crate::policy::routes::settle_adjustment,
         crate::policy::routes::notify_matches,
         crate::application::routes::list_programmes,
         crate::application::routes::create_programme,

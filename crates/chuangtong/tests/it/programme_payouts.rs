@@ -3,7 +3,8 @@
 //! across programmes and other supports (over the cap: refused, nothing
 //! changes; within it: one posting, counted on the cost item); and a
 //! correction of the policy version lists approved and paid applications
-//! beside 免申即享 grants, with the exact fen difference, recorded once.
+//! beside 免申即享 grants, with the exact fen difference, recorded once and
+//! settled once through the ledger (补发 to the firm's payable, 追回 from it).
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -204,7 +205,7 @@ async fn programme_payout_holds_the_cost_cap(app: &TestApp) {
 }
 both!(programme_payout_holds_the_cost_cap);
 
-async fn correction_lists_paid_applications(app: &TestApp) {
+async fn correction_lists_and_settles_paid_applications(app: &TestApp) {
     let admin = app.api_as("fz-admin").await;
     let v1 = "policy rd_grant \"研发设备购置资助\"\nparam 资助: money = 10万元\nrequire \"有从业人员记录\": 从业人数 >= 0\namount = 资助\n";
     let r = admin
@@ -391,6 +392,154 @@ async fn correction_lists_paid_applications(app: &TestApp) {
             .status(),
         StatusCode::FORBIDDEN
     );
+
+    // Settling through the ledger. What the base owes firm 0, and what the budget holds.
+    let payable = format!(
+        "SELECT credits_posted - debits_posted FROM ledger_accounts WHERE code = 'payable:enterprise:{}'",
+        enterprises[0]
+    );
+    let budget = "SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts \
+                  WHERE code = 'budget:programme:RD1'";
+    let (owed, held) = (app.scalar(&payable).await, app.scalar(budget).await);
+    assert_eq!(owed, 10_000_000);
+    let adjustment = |plan: &Value, id: &str| {
+        plan["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["application_id"] == id)
+            .unwrap()["adjustment_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let plan2 = admin
+        .get_json(&format!("/api/v1/bases/R08/policies/{pid}/corrections?version=2"))
+        .await;
+    let settle = |adj: String| format!("/api/v1/bases/R08/policies/{pid}/adjustments/{adj}/settle");
+    // Only base admins settle.
+    let r = firms[0]
+        .post(&settle(adjustment(&plan2, &at_ceiling)), &json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // 补发 50,000: budget → payable, once.
+    let first = ok(
+        admin.post(&settle(adjustment(&plan2, &at_ceiling)), &json!({})).await,
+        "settle",
+    )
+    .await;
+    assert_eq!(
+        (first["kind"].as_str(), first["delta_fen"].as_i64()),
+        (Some("top_up"), Some(5_000_000))
+    );
+    let again = ok(
+        admin.post(&settle(adjustment(&plan2, &at_ceiling)), &json!({})).await,
+        "again",
+    )
+    .await;
+    assert_eq!(
+        (again["replayed"].as_bool(), &again["transfer_id"]),
+        (Some(true), &first["transfer_id"])
+    );
+    assert_eq!(app.scalar(&payable).await, owed + 5_000_000);
+    assert_eq!(app.scalar(budget).await, held - 5_000_000);
+    // Nothing to settle where the amount is unchanged; nothing moved.
+    refused(
+        admin.post(&settle(adjustment(&plan2, &cut)), &json!({})).await,
+        "adjustment.unchanged",
+    )
+    .await;
+
+    // Version 3 lowers the grant to 50,000: 追回 100,000 from firm 0 (paid),
+    // 10,000 from firm 1 (approved, not paid: refused until it is).
+    ok(
+        admin
+            .post(
+                &format!("/api/v1/bases/R08/policies/{pid}/corrections"),
+                &json!({ "version": 3 }),
+            )
+            .await,
+        "record v3",
+    )
+    .await;
+    let plan3 = admin
+        .get_json(&format!("/api/v1/bases/R08/policies/{pid}/corrections?version=3"))
+        .await;
+    refused(
+        admin.post(&settle(adjustment(&plan3, &cut)), &json!({})).await,
+        "adjustment.application_unpaid",
+    )
+    .await;
+    // Two settlements at once move the money once.
+    let path = settle(adjustment(&plan3, &at_ceiling));
+    let empty = json!({});
+    let (a, b) = tokio::join!(admin.post(&path, &empty), admin.post(&path, &empty));
+    let (a, b) = (ok(a, "clawback").await, ok(b, "clawback at once").await);
+    assert_eq!(a["transfer_id"], b["transfer_id"]);
+    assert_ne!(a["replayed"], b["replayed"], "{a} {b}");
+    assert_eq!(
+        (a["kind"].as_str(), a["delta_fen"].as_i64()),
+        (Some("clawback"), Some(-10_000_000))
+    );
+    // Owed now: 100,000 + 50,000 − 100,000 = what version 3 gives.
+    assert_eq!(app.scalar(&payable).await, 5_000_000);
+    assert_eq!(app.scalar(budget).await, held + 5_000_000);
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM application_adjustments WHERE state = 'settled' AND transfer_id IS NOT NULL")
+            .await,
+        2
+    );
+    // A settlement of another base's policy is not found.
+    let other = app.api_as("yp-admin").await;
+    let r = other
+        .post(
+            &format!(
+                "/api/v1/bases/R04/policies/{pid}/adjustments/{}/settle",
+                adjustment(&plan3, &cut)
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The firm is told of each (补发, 追回), and the page shows the settled one.
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT COUNT(DISTINCT title) FROM notifications WHERE kind = 'application.adjusted' AND link LIKE '%{at_ceiling}%'"
+        ))
+        .await,
+        2
+    );
+    let browser = app.browser_as("fz-admin").await;
+    let html = browser
+        .get(app.url(&format!("/b/R08/policies/{pid}/corrections?version=3")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("已结算") && html.contains("结算追回"), "{html}");
+    // The page's button for firm 1's clawback: refused with the reason, nothing settled.
+    let r = browser
+        .post(app.url(&format!(
+            "/b/R08/policies/{pid}/adjustments/{}/settle",
+            adjustment(&plan3, &cut)
+        )))
+        .form(&[("_csrf", crate::helpers::csrf_of(&html).as_str()), ("version", "3")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        location.contains("corrections?version=3") && location.contains("err="),
+        "{location}"
+    );
+    assert_eq!(
+        app.scalar("SELECT COUNT(*) FROM application_adjustments WHERE state = 'settled'")
+            .await,
+        2
+    );
     verify_books(app).await;
 }
-both!(correction_lists_paid_applications);
+both!(correction_lists_and_settles_paid_applications);
