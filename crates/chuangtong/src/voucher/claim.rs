@@ -25,23 +25,14 @@ pub struct Claim {
     pub replayed: bool,
 }
 
-pub async fn find(
-    state: &AppState,
-    base_id: &str,
-    batch_id: &str,
-    enterprise_id: &str,
-) -> Result<Option<Claim>, AppError> {
-    let row = sqlx::query(
-        "SELECT c.id, c.batch_id, c.enterprise_id, c.amount_fen, a.credits_posted - a.debits_posted - a.debits_pending, c.created_at \
-         FROM voucher_claims c JOIN ledger_accounts a ON a.id = c.wallet_account_id \
-         WHERE c.base_id = $1 AND c.batch_id = $2 AND c.enterprise_id = $3",
-    )
-    .bind(base_id)
-    .bind(batch_id)
-    .bind(enterprise_id)
-    .fetch_optional(state.db.pool())
-    .await?;
-    Ok(row.map(|r| Claim {
+/// A claim as read back: the wallet's balance now.
+const READ: &str = "SELECT c.id, c.batch_id, c.enterprise_id, c.amount_fen, \
+     a.credits_posted - a.debits_posted - a.debits_pending, c.created_at \
+     FROM voucher_claims c JOIN ledger_accounts a ON a.id = c.wallet_account_id \
+     WHERE c.base_id = $1 AND c.batch_id = $2";
+
+fn read_back(r: &sqlx::any::AnyRow) -> Claim {
+    Claim {
         id: r.get(0),
         batch_id: r.get(1),
         enterprise_id: r.get(2),
@@ -49,7 +40,32 @@ pub async fn find(
         wallet_available_fen: r.get(4),
         created_at: r.get(5),
         replayed: true,
-    }))
+    }
+}
+
+pub async fn find(
+    state: &AppState,
+    base_id: &str,
+    batch_id: &str,
+    enterprise_id: &str,
+) -> Result<Option<Claim>, AppError> {
+    let row = sqlx::query(&format!("{READ} AND c.enterprise_id = $3"))
+        .bind(base_id)
+        .bind(batch_id)
+        .bind(enterprise_id)
+        .fetch_optional(state.db.pool())
+        .await?;
+    Ok(row.as_ref().map(read_back))
+}
+
+/// Every claim of a batch (for the claim desk once the batch is sold out).
+pub async fn all(state: &AppState, base_id: &str, batch_id: &str) -> Result<Vec<Claim>, AppError> {
+    let rows = sqlx::query(READ)
+        .bind(base_id)
+        .bind(batch_id)
+        .fetch_all(state.db.pool())
+        .await?;
+    Ok(rows.iter().map(read_back).collect())
 }
 
 /// The claim use case (first come, first served). A firm that already

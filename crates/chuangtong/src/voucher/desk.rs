@@ -7,8 +7,9 @@
 //! process:
 //!
 //! 1. answers from memory what needs no database: a batch outside its claim
-//!    window, and — once the budget is exhausted — the sold-out refusal (the
-//!    flag is set by the group that took the last fen);
+//!    window, and — once the budget is exhausted — the sold-out refusal, or
+//!    the firm's own claim (the flag is set by a group that found nothing
+//!    left, after reading the batch's claims once: they are final by then);
 //! 2. queues every other claim and commits them in groups: the committer
 //!    takes whatever has queued up while it waited for a free lane (no
 //!    artificial wait: under light load a group is one claim), writes the
@@ -351,8 +352,8 @@ async fn settle(state: &AppState, terms: &Terms, shared: &Shared, group: Vec<Req
     }
     if let Some(left) = committed.budget_left {
         shared.budget_hint.store(left, Ordering::Release);
-        if left == 0 {
-            shared.sold_out.store(true, Ordering::Release);
+        if left == 0 && !shared.sold_out.load(Ordering::Acquire) {
+            sell_out(state, terms, shared).await;
         }
     }
     for r in group {
@@ -362,6 +363,26 @@ async fn settle(state: &AppState, terms: &Terms, shared: &Shared, group: Vec<Req
             .cloned()
             .unwrap_or_else(|| Outcome::Failed("no outcome".into()));
         let _ = r.reply.send(outcome);
+    }
+}
+
+/// The budget is spent: from now on the desk answers from memory. No claim
+/// can be added any more, so the batch's claims are final: they are read
+/// once, and a firm that claimed through another process, or before a
+/// restart, still gets its claim back rather than "sold out". If they
+/// cannot be read, the flag stays down and answers keep coming from the
+/// database.
+async fn sell_out(state: &AppState, terms: &Terms, shared: &Shared) {
+    match claim::all(state, &terms.base_id, &terms.batch_id).await {
+        Ok(all) => {
+            let mut claimed = shared.claimed.lock().expect("claimed map");
+            for c in all {
+                claimed.entry(c.enterprise_id.clone()).or_insert(c);
+            }
+            drop(claimed);
+            shared.sold_out.store(true, Ordering::Release);
+        }
+        Err(e) => tracing::warn!(batch = %terms.batch_id, error = %e, "sold out, but the claims could not be read"),
     }
 }
 

@@ -23,10 +23,27 @@ fn command(db: &TestDb, data_dir: &std::path::Path) -> Command {
     c
 }
 
+/// A running `chuangtong serve`, killed (SIGKILL) when dropped, so a failing
+/// test leaves no server behind holding the test's output open.
+struct Server(Child);
+
+impl Server {
+    /// SIGKILL, then reap.
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `chuangtong serve` on a free port and returns it with its URL.
-/// The caller kills and waits for the child.
-#[allow(clippy::zombie_processes)]
-fn start(db: &TestDb, data_dir: &std::path::Path) -> (Child, String) {
+#[allow(clippy::zombie_processes)] // `Server` reaps it
+fn start(db: &TestDb, data_dir: &std::path::Path) -> (Server, String) {
     let mut child = command(db, data_dir)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
@@ -46,7 +63,7 @@ fn start(db: &TestDb, data_dir: &std::path::Path) -> (Child, String) {
             let url = url.split_whitespace().next().unwrap().to_string();
             // Keep draining stdout so the child never blocks on a full pipe.
             std::thread::spawn(move || for _ in reader.lines() {});
-            return (child, url);
+            return (Server(child), url);
         }
     }
 }
@@ -88,8 +105,7 @@ async fn kill9_loses_nothing_acknowledged(backend: Backend) {
         }));
     }
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.kill(); // SIGKILL
     for w in writers {
         w.await.unwrap();
     }
@@ -121,8 +137,7 @@ async fn kill9_loses_nothing_acknowledged(backend: Backend) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "acknowledged enterprise {id} survived");
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
     let out = command(&db, dir.path()).args(["audit", "verify"]).output().unwrap();
     assert!(
         out.status.success(),
@@ -208,12 +223,11 @@ async fn kill9_in_a_claim_storm(backend: Backend) {
             }
         }));
     }
-    // Kill once the storm is under way.
-    while acked.lock().unwrap().len() < 50 {
+    // Kill once the storm is well under way.
+    while acked.lock().unwrap().len() < 300 {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    child.kill(); // SIGKILL
     for c in claimers {
         c.await.unwrap();
     }
@@ -254,7 +268,6 @@ async fn kill9_in_a_claim_storm(backend: Backend) {
     assert!(claims >= acked.len() as i64);
     assert_eq!(wallets, claims, "no wallet without its claim");
     assert_eq!(transfers, claims, "no transfer without its claim");
-    store.close().await;
     for verify in [["ledger", "verify"], ["audit", "verify"]] {
         let out = command(&db, dir.path()).args(verify).output().unwrap();
         assert!(
@@ -263,10 +276,58 @@ async fn kill9_in_a_claim_storm(backend: Backend) {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+
+    // Restarted, the server carries on: every firm presses again. A firm
+    // whose claim was acknowledged gets that same claim back (200); every
+    // other firm gets one now (the batch has room for all 3,000).
+    let (mut child, url) = start(&db, dir.path());
+    let mut again = Vec::new();
+    for (eid, token) in firms.clone() {
+        let (client, wire) = (client.clone(), wire.clone());
+        let url = format!("{url}/api/v1/bases/R08/vouchers/batches/{batch_id}/claim");
+        again.push(tokio::spawn(async move {
+            let _permit = wire.acquire().await.unwrap();
+            let r = client.post(url).bearer_auth(token).send().await.unwrap();
+            let status = r.status();
+            let body: Value = r.json().await.unwrap();
+            (eid, status, body["id"].as_str().unwrap_or_default().to_string())
+        }));
+    }
+    let first: std::collections::HashMap<String, String> =
+        acked.iter().map(|(eid, id, _)| (eid.clone(), id.clone())).collect();
+    for a in again {
+        let (eid, status, id) = a.await.unwrap();
+        match first.get(&eid) {
+            Some(before) => {
+                assert_eq!(status, StatusCode::OK, "{eid} claimed before the kill");
+                assert_eq!(&id, before, "{eid} gets its acknowledged claim back");
+            }
+            None => assert!(
+                status == StatusCode::CREATED || status == StatusCode::OK,
+                "{eid}: {status}"
+            ),
+        }
+    }
+    child.kill();
+    assert_eq!(
+        count("SELECT COUNT(*) FROM voucher_claims WHERE batch_id = $1").await,
+        firms.len() as i64,
+        "one claim per firm after the restart"
+    );
+    assert_eq!(
+        count("SELECT COUNT(DISTINCT enterprise_id) FROM voucher_claims WHERE batch_id = $1").await,
+        firms.len() as i64
+    );
+    for verify in [["ledger", "verify"], ["audit", "verify"]] {
+        let out = command(&db, dir.path()).args(verify).output().unwrap();
+        assert!(out.status.success(), "{verify:?} after the restart");
+    }
     eprintln!(
-        "claim storm kill -9 on {backend:?}: {} claims acknowledged, {claims} committed, all acknowledged present",
+        "claim storm kill -9 on {backend:?}: {} claims acknowledged, {claims} committed, all acknowledged present; \
+         after the restart every firm holds one claim",
         acked.len()
     );
+    store.close().await;
     db.drop_schema().await;
 }
 
@@ -289,8 +350,7 @@ async fn audit_verify_backup_and_restore_commands() {
     assert!(out.status.success());
     // Load demo data through a short serve.
     let (mut child, _url) = start(&db, dir.path());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
 
     // `sweep` (for cron) expires the demo voucher batch once its validity has ended.
     let live = chuangtong::storage::Db::connect(&db.url).await.unwrap();

@@ -289,6 +289,51 @@ async fn a_firm_of_another_base_is_refused_in_a_rush(app: &TestApp) {
 }
 both!(a_firm_of_another_base_is_refused_in_a_rush);
 
+/// Two processes on one database: a firm claims at one, the batch sells out
+/// at the other, and the firm asking the other process afterwards gets its
+/// claim back (200), not "sold out": the sold-out desk answers from memory,
+/// with every claim of the batch read once when it sold out.
+async fn after_sell_out_a_firm_gets_its_claim_back_at_any_process(app: &TestApp) {
+    let second = TestApp::spawn_on(app.db.clone()).await;
+    let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
+    let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'Y', 4)
+        .await
+        .unwrap();
+    // Room for three firms.
+    let id = issue(
+        app,
+        batch_form("TWO", "30000", "10000", Duration::hours(1), "first_come"),
+    )
+    .await;
+    let path = format!("/api/v1/bases/R08/vouchers/batches/{id}/claim");
+    let client = reqwest::Client::new();
+    let (s, first) = post(&client, app.url(&path), &firms[0].1).await;
+    assert_eq!(s, StatusCode::CREATED);
+    for (_, token) in &firms[1..3] {
+        assert_eq!(post(&client, second.url(&path), token).await.0, StatusCode::CREATED);
+    }
+    let (s, body) = post(&client, second.url(&path), &firms[3].1).await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("voucher.sold_out"))
+    );
+    // Sold out at the second process; the first firm asks there.
+    let (s, again) = post(&client, second.url(&path), &firms[0].1).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(
+        (again["id"].clone(), again["replayed"].as_bool()),
+        (first["id"].clone(), Some(true))
+    );
+    assert_eq!(
+        app.scalar(&format!("SELECT COUNT(*) FROM voucher_claims WHERE batch_id = '{id}'"))
+            .await,
+        3
+    );
+    books_balance(app).await;
+    second.finish().await;
+}
+both!(after_sell_out_a_firm_gets_its_claim_back_at_any_process);
+
 async fn a_lottery_commits_to_its_seed_and_can_be_recomputed(app: &TestApp) {
     let base_id = chuangtong::demo::load::base_id(&app.state.db, "R08").await.unwrap();
     let firms = chuangtong::demo::load::register_firms(&app.state.db, &base_id, 'D', 12)
