@@ -472,11 +472,7 @@ pub async fn list_loans(state: &AppState, base_id: &str, view: &LoanView<'_>) ->
 
 async fn load_loan(tx: &mut Tx, backend: Backend, base_id: &str, id: &str) -> Result<Loan, AppError> {
     // PostgreSQL: lock the application row (the join's other tables are not locked).
-    let lock = if backend == Backend::Postgres {
-        " FOR UPDATE OF l"
-    } else {
-        ""
-    };
+    let lock = backend.row_lock_of("l");
     let row = sqlx::query(&format!("{LOAN_SQL} AND l.id = $2{lock}"))
         .bind(base_id)
         .bind(id)

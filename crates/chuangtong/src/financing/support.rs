@@ -17,7 +17,7 @@ use sqlx::Row;
 
 use crate::audit::{self, Actor, Entry};
 use crate::ledger::{self, AccountKind, TransferSpec};
-use crate::storage::{time, Backend, Tx};
+use crate::storage::{time, Tx};
 use crate::web::error::{AppError, FieldErrors};
 use crate::web::AppState;
 
@@ -317,11 +317,7 @@ pub async fn pay_in(
     amount_fen: i64,
     request_id: &str,
 ) -> Result<Support, AppError> {
-    let lock = if state.db.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+    let lock = state.db.backend().row_lock();
     let enterprise_id: String = sqlx::query(&format!(
         "SELECT enterprise_id FROM cost_items WHERE base_id = $1 AND id = $2{lock}"
     ))

@@ -231,11 +231,7 @@ pub async fn account_by_code(tx: &mut Tx, base_id: &str, code: &str) -> Result<A
 /// transaction ends, so what is read stays true (SQLite's `BEGIN IMMEDIATE`
 /// already serialises writers).
 pub async fn available(tx: &mut Tx, backend: Backend, account_id: &str, lock: bool) -> sqlx::Result<i64> {
-    let lock = if lock && backend == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+    let lock = if lock { backend.row_lock() } else { "" };
     Ok(sqlx::query(&format!(
         "SELECT credits_posted - debits_posted - debits_pending FROM ledger_accounts WHERE id = $1{lock}"
     ))

@@ -25,7 +25,7 @@ use crate::application::{accounts, notices};
 use crate::audit::{self, Actor, Entry};
 use crate::financing::support;
 use crate::ledger::{self, TransferSpec};
-use crate::storage::{time, Backend};
+use crate::storage::time;
 use crate::web::error::AppError;
 use crate::web::AppState;
 
@@ -53,13 +53,8 @@ pub async fn settle(
     adjustment_id: &str,
 ) -> Result<Settlement, AppError> {
     let mut tx = state.db.begin().await?;
-    // PostgreSQL: the row's lock queues a second settlement behind the
-    // first (SQLite's `BEGIN IMMEDIATE` already does).
-    let lock = if state.db.backend() == Backend::Postgres {
-        " FOR UPDATE OF j"
-    } else {
-        ""
-    };
+    // The adjustment's row lock queues a second settlement behind the first.
+    let lock = state.db.backend().row_lock_of("j");
     let row = sqlx::query(&format!(
         "SELECT j.application_id, j.enterprise_id, j.delta_fen, j.kind, j.state, j.transfer_id, j.settled_at, \
          a.payout_transfer_id, a.cost_item_id, g.budget_account_id, g.name \

@@ -33,6 +33,27 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// What a `SELECT` appends to keep the rows it read until the
+    /// transaction ends: ` FOR UPDATE` on PostgreSQL; nothing on SQLite,
+    /// whose `BEGIN IMMEDIATE` already serialises writers.
+    pub fn row_lock(self) -> &'static str {
+        match self {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+
+    /// [`row_lock`](Self::row_lock) for the rows of one table of a join
+    /// (`alias`); the join's other tables are not locked.
+    pub fn row_lock_of(self, alias: &str) -> String {
+        match self {
+            Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
+            Backend::Sqlite => String::new(),
+        }
+    }
+}
+
 /// A pool on either backend. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {

@@ -120,11 +120,7 @@ struct OrderRow {
 }
 
 async fn lock_order(tx: &mut Tx, backend: Backend, base_id: &str, order_id: &str) -> Result<OrderRow, AppError> {
-    let lock = if backend == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+    let lock = backend.row_lock();
     let r = sqlx::query(&format!(
         "SELECT enterprise_id, provider_id, service_id, batch_id, price_fen, voucher_fen, state, voucher_transfer_id \
          FROM service_orders WHERE base_id = $1 AND id = $2{lock}"

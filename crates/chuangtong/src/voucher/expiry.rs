@@ -21,7 +21,7 @@ use sqlx::Row;
 
 use crate::audit::{self, Actor, Entry};
 use crate::ledger::{self, Resolution, TransferSpec};
-use crate::storage::{time, Backend};
+use crate::storage::time;
 use crate::web::error::AppError;
 use crate::web::AppState;
 
@@ -45,11 +45,7 @@ pub async fn expire_batch(
 ) -> Result<ExpiryRun, AppError> {
     let mut tx = state.db.begin().await?;
     // Serialise sweeps of one batch (SQLite's BEGIN IMMEDIATE already does).
-    let lock = if state.db.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+    let lock = state.db.backend().row_lock();
     let row = sqlx::query(&format!(
         "SELECT code, valid_until, budget_account_id FROM voucher_batches WHERE base_id = $1 AND id = $2{lock}"
     ))

@@ -25,7 +25,7 @@ use super::desk::{self, Firm};
 use crate::audit::{self, Actor, Entry};
 use crate::crypto::sm3_hex;
 use crate::ledger;
-use crate::storage::{time, Backend};
+use crate::storage::time;
 use crate::web::error::AppError;
 use crate::web::AppState;
 
@@ -225,11 +225,7 @@ pub async fn draw(state: &AppState, actor: &Actor, base_id: &str, batch_id: &str
         ));
     }
     let mut tx = state.db.begin().await?;
-    let lock = if state.db.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
+    let lock = state.db.backend().row_lock();
     let row = sqlx::query(&format!(
         "SELECT lottery_seed, lottery_drawn_at FROM voucher_batches WHERE base_id = $1 AND id = $2{lock}"
     ))
