@@ -281,6 +281,8 @@ fn cpu_ms_between(before: &CpuTicks, after: &CpuTicks) -> (f64, f64) {
 struct Server {
     child: std::process::Child,
     addr: String,
+    /// Its data directory (master key file), removed with it
+    _data: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -306,19 +308,23 @@ async fn spawn_server(url: &str) -> Server {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let data = tempfile::tempdir().unwrap().keep();
+    let data = tempfile::tempdir().unwrap();
     let child = std::process::Command::new(bin)
         .arg("serve")
         .env("DATABASE_URL", url)
         .env("CHUANGTONG_MASTER_KEY", "7".repeat(64))
         .env("CHUANGTONG_BIND", &addr)
         .env("CHUANGTONG_NO_DEMO", "true")
-        .env("CHUANGTONG_DATA_DIR", &data)
+        .env("CHUANGTONG_DATA_DIR", data.path())
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let server = Server { child, addr };
+    let server = Server {
+        child,
+        addr,
+        _data: data,
+    };
     let health = format!("http://{}/healthz", server.addr);
     for _ in 0..300 {
         if reqwest::get(&health).await.is_ok_and(|r| r.status().is_success()) {

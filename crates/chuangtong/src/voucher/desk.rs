@@ -434,8 +434,6 @@ async fn commit_group(
             order.push(f);
         }
     }
-    let ids: Vec<&str> = order.iter().map(|f| f.enterprise_id.as_str()).collect();
-
     let mut tx = state.db.begin().await?;
     // Exactly: what the budget holds, under its lock (SQLite's `BEGIN
     // IMMEDIATE` already serialises writers).
@@ -451,7 +449,7 @@ async fn commit_group(
     // first needs neither: a firm of another base is refused by the
     // claim's composite key (the group then comes back here), and a firm
     // that claimed before finds its wallet's code taken (`lost_race`).
-    let mut known: HashSet<String> = HashSet::with_capacity(ids.len());
+    let mut known: HashSet<String> = HashSet::with_capacity(order.len());
     if !write_first {
         let mut p = Params::new(state.db.backend());
         let sql = format!(
@@ -461,11 +459,11 @@ async fn commit_group(
              WHERE e.base_id = {} AND e.id IN ({})",
             p.one(),
             p.one(),
-            p.list(ids.len())
+            p.list(order.len())
         );
         let mut q = sqlx::query(&sql).bind(&terms.batch_id).bind(base_id);
-        for id in &ids {
-            q = q.bind(*id);
+        for f in &order {
+            q = q.bind(f.enterprise_id.as_str());
         }
         for r in q.fetch_all(&mut *tx).await? {
             let firm: String = r.get(0);
