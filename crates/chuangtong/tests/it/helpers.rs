@@ -196,6 +196,12 @@ impl TestApp {
         b
     }
 
+    /// A page's HTML as `username` sees it, logged in through the form.
+    pub async fn page_as(&self, username: &str, path: &str) -> String {
+        let b = self.browser_as(username).await;
+        b.get(self.url(path)).send().await.unwrap().text().await.unwrap()
+    }
+
     /// Creates an account in base R08 with `role`, acting for `subject` (a
     /// registry record id), with the demo password. Not logged in.
     pub async fn add_member(&self, username: &str, role: chuangtong::auth::Role, subject: Option<&str>) {

@@ -187,16 +187,7 @@ async fn programme_payout_holds_the_cost_cap(app: &TestApp) {
     .await;
 
     // The page offers the firm its own cost items, not another firm's.
-    let html = app
-        .browser_as("pc-firm-0")
-        .await
-        .get(app.url(&format!("/b/R08/applications/{within}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page_as("pc-firm-0", &format!("/b/R08/applications/{within}")).await;
     assert!(
         html.contains("研发设备发票 35012600000777") && !html.contains("35012600000778"),
         "{html}"
@@ -372,15 +363,8 @@ async fn correction_lists_and_settles_paid_applications(app: &TestApp) {
 
     // The correction page shows them beside the grants; firms cannot open it.
     let html = app
-        .browser_as("fz-admin")
-        .await
-        .get(app.url(&format!("/b/R08/policies/{pid}/corrections?version=2")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .page_as("fz-admin", &format!("/b/R08/policies/{pid}/corrections?version=2"))
+        .await;
     assert!(
         html.contains("申报：RD1 科技创新项目") && html.contains("补发 50,000.00") && html.contains("已记录"),
         "{html}"
